@@ -1,0 +1,338 @@
+"""One measurement per process: ``python bench/_measures.py NAME PARAMS_JSON OUT_JSON``.
+
+``bench/run.py`` starts this file once per measurement so that imports, allocator state and the
+writer thread of one figure never leak into the next. Each measure writes its raw numbers as JSON
+to ``OUT_JSON`` (not stdout: a run with default settings tees stdout into its own log).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import _workload
+
+Result = dict[str, Any]
+
+
+def _settings(runlab: Any, defaults: bool) -> Any:
+    """Default settings, or every ``capture_*`` off so that only the log path is measured."""
+    if defaults:
+        return None
+    names = {f.name for f in dataclasses.fields(runlab.Settings)}
+    off = {name: False for name in names if name.startswith("capture_")}
+    return runlab.Settings(**off, **({"quiet": True} if "quiet" in names else {}))
+
+
+def _init(runlab: Any, root: str, defaults: bool, name: str) -> Any:
+    return runlab.init(project="bench", name=name, dir=root, settings=_settings(runlab, defaults))
+
+
+def _history_bytes(run: Any) -> int:
+    return (Path(run.dir) / "history.rlog").stat().st_size
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+# -- 1. caller cost of log() ------------------------------------------------------------------
+
+
+def _time_floor(rows: list[dict[str, float]], n: int) -> float:
+    """Seconds per call of the cheapest thing a logger can do: stamp, copy, append."""
+    buf: list[tuple[int, float, dict[str, float]]] = []
+    append = buf.append
+    now = time.time
+    mask = len(rows) - 1
+    t0 = time.perf_counter()
+    for step in range(n):
+        append((step, now(), dict(rows[step & mask])))
+    elapsed = time.perf_counter() - t0
+    del buf
+    return elapsed / n
+
+
+def _time_log(log: Callable[..., Any], rows: list[dict[str, float]], n: int) -> float:
+    """Seconds per ``log()`` call, in the same loop shape as :func:`_time_floor`."""
+    mask = len(rows) - 1
+    t0 = time.perf_counter()
+    for step in range(n):
+        log(rows[step & mask])
+    return (time.perf_counter() - t0) / n
+
+
+def log_cost(p: Result) -> Result:
+    import runlab
+
+    rows = [dict(zip(_workload.KEYS, r, strict=True)) for r in _row_pool(1024)]
+    floor: list[float] = []
+    sdk: list[float] = []
+    finish: list[float] = []
+    threads = 0
+    for rep in range(p["repeats"]):
+        floor.append(_time_floor(rows, p["calls"]))
+        gc.collect()
+        run = _init(runlab, p["root"], p["defaults"], f"log-cost-{rep}")
+        threads = threading.active_count()
+        sdk.append(_time_log(run.log, rows, p["calls"]))
+        t0 = time.perf_counter()
+        run.finish()
+        finish.append(time.perf_counter() - t0)
+        gc.collect()
+    return {
+        "calls": p["calls"],
+        "repeats": p["repeats"],
+        "defaults": p["defaults"],
+        "floor_s": statistics.median(floor),
+        "log_s": statistics.median(sdk),
+        "floor_all_s": floor,
+        "log_all_s": sdk,
+        "finish_s": finish,
+        "threads_while_running": threads,
+    }
+
+
+def _row_pool(n: int) -> list[tuple[float, ...]]:
+    cols = _workload.training_columns(n)
+    return list(zip(*(cols[k].tolist() for k in _workload.KEYS), strict=True))
+
+
+# -- 2. sustained ingest ----------------------------------------------------------------------
+
+
+def ingest(p: Result) -> Result:
+    import runlab
+    from runlab.storage._reader import read_series
+
+    rows = _workload.wide_rows(p["width"])
+    mask = len(rows) - 1
+    calls = max(1, p["points"] // p["width"])
+    total: list[float] = []
+    drain: list[float] = []
+    for rep in range(p["repeats"]):
+        gc.collect()
+        run = _init(runlab, p["root"], False, f"ingest-{p['width']}-{rep}")
+        log = run.log
+        t0 = time.perf_counter()
+        for step in range(calls):
+            log(rows[step & mask])
+        t1 = time.perf_counter()
+        run.finish()
+        t2 = time.perf_counter()
+        total.append(t2 - t0)
+        drain.append(t2 - t1)
+        # Not timed: prove the points reached the log, so the rate is of durable data.
+        first = next(iter(rows[0]))
+        got = len(read_series(Path(run.dir), [first])[first].values)
+        if got != calls:
+            raise RuntimeError(f"ingest wrote {got} points of {first!r}, expected {calls}")
+    seconds = statistics.median(total)
+    return {
+        "width": p["width"],
+        "calls": calls,
+        "points": calls * p["width"],
+        "seconds": seconds,
+        "points_per_s": calls * p["width"] / seconds,
+        "finish_drain_s": statistics.median(drain),
+        "all_s": total,
+    }
+
+
+# -- 3. import time ---------------------------------------------------------------------------
+
+
+def _wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t0
+
+
+HEAVY = ("polars", "numpy", "sqlalchemy", "fastapi", "pydantic", "httpx", "yaml", "typer", "rich")
+
+
+def import_time(p: Result) -> Result:
+    py = sys.executable
+    bare_cmd = [py, "-c", "pass"]
+    import_cmd = [py, "-c", "import runlab"]
+    _wall(bare_cmd)  # warm the page cache for both
+    _wall(import_cmd)
+    bare: list[float] = []
+    raw: list[float] = []
+    for _ in range(p["repeats"]):
+        bare.append(_wall(bare_cmd))
+        raw.append(_wall(import_cmd))
+    probe = f"import sys, runlab; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    loaded = subprocess.run([py, "-c", probe], capture_output=True, text=True, check=True)
+    traced = subprocess.run(
+        [py, "-X", "importtime", "-c", "import runlab"], capture_output=True, text=True, check=True
+    )
+    return {
+        "repeats": p["repeats"],
+        "bare_s": statistics.median(bare),
+        "raw_s": statistics.median(raw),
+        "net_s": statistics.median(raw) - statistics.median(bare),
+        "heavy_modules_loaded": [m for m in loaded.stdout.strip().split(",") if m],
+        "top_packages_self_ms": _importtime_by_package(traced.stderr),
+    }
+
+
+def _importtime_by_package(trace: str, top: int = 8) -> dict[str, float]:
+    """Sum ``-X importtime`` self times per top-level package, largest first."""
+    per: dict[str, float] = {}
+    for line in trace.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
+        pkg = name.split(".")[0]
+        per[pkg] = per.get(pkg, 0.0) + int(self_us) / 1000
+    ranked = sorted(per.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return {k: round(v, 2) for k, v in ranked}
+
+
+# -- 4 and 5. init / finish with a long history, bytes per point ------------------------------
+
+
+def lifecycle(p: Result) -> Result:
+    import runlab
+
+    calls = p["points"] // len(_workload.KEYS)
+    rows = _workload.training_rows(calls)
+    first = next(rows)
+    t0 = time.perf_counter()
+    run = _init(runlab, p["root"], p["defaults"], "lifecycle")
+    t1 = time.perf_counter()
+    log = run.log
+    log(first)
+    for row in rows:
+        log(row)
+    t2 = time.perf_counter()
+    run.finish()
+    t3 = time.perf_counter()
+    history = _history_bytes(run)
+    return {
+        "defaults": p["defaults"],
+        "calls": calls,
+        "points": calls * len(_workload.KEYS),
+        "init_s": t1 - t0,
+        "log_loop_s": t2 - t1,
+        "finish_s": t3 - t2,
+        "history_bytes": history,
+        "run_dir_bytes": _dir_bytes(run.dir),
+        "bytes_per_point": history / (calls * len(_workload.KEYS)),
+    }
+
+
+# -- 6. read one key's full history -----------------------------------------------------------
+
+
+def write_history(p: Result) -> Result:
+    """Set-up for :func:`read`: a run of ``steps`` steps of the five training keys."""
+    import runlab
+
+    run = _init(runlab, p["root"], False, "read")
+    log = run.log
+    for row in _workload.training_rows(p["steps"]):
+        log(row)
+    run.finish()
+    return {"run_id": run.id, "run_dir": str(run.dir), "history_bytes": _history_bytes(run)}
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def read(p: Result) -> Result:
+    import numpy  # noqa: F401  (the reader's dependencies are not what is measured)
+    import polars  # noqa: F401
+
+    import runlab
+    from runlab.storage._reader import read_series
+
+    def via_api() -> int:
+        return len(runlab.Api(p["root"]).run(p["run_id"]).history(["loss"])["loss"])
+
+    def via_series() -> int:
+        return len(read_series(Path(p["run_dir"]), ["loss"])["loss"].values)
+
+    out: Result = {"steps": p["steps"]}
+    for name, fn in (("api", via_api), ("read_series", via_series)):
+        first_s, n = _timed(fn)
+        warm = [_timed(fn)[0] for _ in range(p["repeats"])]
+        if n != p["steps"]:
+            raise RuntimeError(f"{name} read {n} points of 'loss', expected {p['steps']}")
+        out[f"{name}_first_s"] = first_s
+        out[f"{name}_warm_s"] = statistics.median(warm)
+    return out
+
+
+# -- 7. resident memory -----------------------------------------------------------------------
+
+
+def memory(p: Result) -> Result:
+    import psutil
+
+    proc = psutil.Process()
+    calls = p["points"] // len(_workload.KEYS)
+    rows = _workload.training_rows(calls)
+    first = next(rows)  # the generator's working set belongs to the "training loop", not the SDK
+    gc.collect()
+    before_import = proc.memory_info().rss
+    import runlab
+
+    gc.collect()
+    before_init = proc.memory_info().rss
+    run = _init(runlab, p["root"], True, "memory")
+    log = run.log
+    log(first)
+    peak = before_init
+    for i, row in enumerate(rows, 1):
+        log(row)
+        if i % 10_000 == 0:
+            peak = max(peak, proc.memory_info().rss)
+    end = proc.memory_info().rss
+    peak = max(peak, end)
+    run.finish()
+    gc.collect()
+    after_finish = proc.memory_info().rss
+    mb = 1024 * 1024
+    return {
+        "points": calls * len(_workload.KEYS),
+        "import_mb": (before_init - before_import) / mb,
+        "added_mb": (end - before_init) / mb,
+        "peak_added_mb": (peak - before_init) / mb,
+        "after_finish_added_mb": (after_finish - before_init) / mb,
+        "rss_before_import_mb": before_import / mb,
+    }
+
+
+MEASURES: dict[str, Callable[[Result], Result]] = {
+    "log_cost": log_cost,
+    "ingest": ingest,
+    "import_time": import_time,
+    "lifecycle": lifecycle,
+    "write_history": write_history,
+    "read": read,
+    "memory": memory,
+}
+
+
+def main(argv: list[str]) -> None:
+    name, params, out = argv
+    result = MEASURES[name](json.loads(params))
+    Path(out).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,86 @@
+"""runlab: local-first experiment tracking for machine-learning and robotics research.
+
+>>> import runlab, tempfile
+>>> with runlab.init(project="demo", dir=tempfile.mkdtemp(),
+...                  settings={"quiet": True, "capture_output": False}) as run:
+...     run.log({"loss": 0.3})
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runlab._errors import (
+    CorruptRecord,
+    InvalidRunId,
+    LogKeyError,
+    LogTypeError,
+    RunExistsError,
+    RunFinishedError,
+    RunlabError,
+    RunlabWarning,
+    RunNotFound,
+    SettingsError,
+    StepOrderError,
+    StorageError,
+)
+from runlab._settings import Settings
+from runlab._status import RunStatus
+from runlab.sdk import Config, Run, Summary, finish, init, log
+
+if TYPE_CHECKING:
+    from runlab.query import Api, RunView
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Api",
+    "Config",
+    "CorruptRecord",
+    "InvalidRunId",
+    "LogKeyError",
+    "LogTypeError",
+    "Run",
+    "RunExistsError",
+    "RunFinishedError",
+    "RunNotFound",
+    "RunStatus",
+    "RunView",
+    "RunlabError",
+    "RunlabWarning",
+    "Settings",
+    "SettingsError",
+    "StepOrderError",
+    "StorageError",
+    "Summary",
+    "__version__",
+    "config",
+    "finish",
+    "init",
+    "log",
+    "run",
+    "summary",
+]
+
+_LAZY = {"Api": "runlab.query", "RunView": "runlab.query"}
+
+
+def __getattr__(name: str) -> Any:
+    # ``runlab.run`` / ``runlab.config`` / ``runlab.summary`` follow the current run.
+    if name in ("run", "config", "summary"):
+        from runlab.sdk._run import current_run
+
+        current = current_run()
+        if name == "run" or current is None:
+            return current
+        return getattr(current, name)
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module 'runlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,68 @@
+"""runlab's exceptions.
+
+Every error runlab raises on purpose derives from :class:`RunlabError`::
+
+    RunlabError
+     ├── RunNotFound          (also a LookupError) an id or name matches no run
+     ├── InvalidRunId         (also a ValueError)  a custom run id breaks the id rule
+     ├── StorageError         (also an OSError)    the run store cannot be read or written
+     │    └── CorruptRecord                        a log frame fails its checksum
+     ├── StepOrderError       (also a ValueError)  a key's step went backwards
+     ├── RunFinishedError                         logging to a run that has finished
+     ├── RunExistsError                           a custom run id is already taken
+     └── SettingsError        (also a ValueError)  a setting or RUNLAB_* variable is invalid
+
+Invalid values passed to ``run.log`` raise the built-in ``TypeError`` / ``ValueError``
+subclasses below (:class:`LogTypeError`, :class:`LogKeyError`) so that ordinary
+``except TypeError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+
+class RunlabError(Exception):
+    """Root of every error raised by runlab."""
+
+
+class RunNotFound(RunlabError, LookupError):
+    """No run matches the given id."""
+
+
+class InvalidRunId(RunlabError, ValueError):
+    """A run id does not follow the id rule."""
+
+
+class StorageError(RunlabError, OSError):
+    """The run store cannot be read or written."""
+
+
+class CorruptRecord(StorageError):
+    """A record of a run log fails its checksum or framing."""
+
+
+class StepOrderError(RunlabError, ValueError):
+    """A metric was logged at a step lower than its previous step."""
+
+
+class RunFinishedError(RunlabError):
+    """An operation needs a running run, but the run has finished."""
+
+
+class SettingsError(RunlabError, ValueError):
+    """A setting (argument or ``RUNLAB_*`` variable) has an invalid value."""
+
+
+class LogTypeError(RunlabError, TypeError):
+    """A logged value has a type runlab cannot record as a scalar."""
+
+
+class LogKeyError(RunlabError, ValueError):
+    """A logged key is empty, too long, reserved or contains forbidden characters."""
+
+
+class RunExistsError(RunlabError):
+    """A run with the requested id already exists in the store."""
+
+
+class RunlabWarning(UserWarning):
+    """A problem runlab worked around (e.g. storage faults while training continues)."""

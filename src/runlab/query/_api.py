@@ -1,0 +1,297 @@
+"""Read runs back: ``Api`` finds them in a store, ``RunView`` shows one without changing it."""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from runlab._errors import RunNotFound, StorageError
+from runlab._settings import Settings
+from runlab._status import RunStatus, derive_status
+from runlab.storage._catalog import MIN_PREFIX, ProjectInfo
+from runlab.storage._layout import FILES_DIR, METADATA_JSON, RunRecord, read_json
+from runlab.storage._store import RunStore
+
+if TYPE_CHECKING:
+    import polars as pl
+
+StatusFilter: TypeAlias = str | RunStatus | Collection[str | RunStatus] | None
+
+
+class RunView:
+    """A read-only view of one run: its record, metadata, history and files.
+
+    ``status`` is what a reader should show (``crashed`` when a running run's heartbeat lapsed),
+    ``stored_status`` what the run last wrote. ``config``, ``summary`` and ``metadata`` return
+    copies; ``record`` is the underlying frozen snapshot for code that reads many runs fast.
+    """
+
+    __slots__ = ("_dir", "_metadata", "_record")
+
+    def __init__(self, record: RunRecord, dir: Path) -> None:
+        self._record = record
+        self._dir = dir
+        self._metadata: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        r = self._record
+        return (
+            f"RunView(id={r.id!r}, name={r.name!r}, project={r.project!r}, "
+            f"status={self.status.value!r})"
+        )
+
+    @property
+    def record(self) -> RunRecord:
+        return self._record
+
+    @property
+    def dir(self) -> Path:
+        return self._dir
+
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def project(self) -> str:
+        return self._record.project
+
+    @property
+    def group(self) -> str | None:
+        return self._record.group
+
+    @property
+    def job_type(self) -> str | None:
+        return self._record.job_type
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._record.tags
+
+    @property
+    def notes(self) -> str | None:
+        return self._record.notes
+
+    @property
+    def description(self) -> str | None:
+        return self._record.description
+
+    @property
+    def stored_status(self) -> RunStatus:
+        return RunStatus(self._record.status)
+
+    @property
+    def status(self) -> RunStatus:
+        r = self._record
+        return derive_status(r.status, r.heartbeat_at, r.heartbeat_interval)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return copy.deepcopy(self._record.config)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return copy.deepcopy(self._record.summary)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The captured environment from ``metadata.json``; ``{}`` until the run has written it."""
+        if self._metadata is None:
+            path = self._dir / METADATA_JSON
+            try:
+                data = read_json(path)
+            except FileNotFoundError:
+                return {}
+            except (OSError, ValueError) as exc:
+                raise StorageError(f"cannot read {path}: {exc}") from exc
+            if not isinstance(data, dict):
+                raise StorageError(f"{path} does not hold a JSON object")
+            self._metadata = data
+        return copy.deepcopy(self._metadata)
+
+    @property
+    def created_at(self) -> float:
+        return self._record.created_at
+
+    @property
+    def ended_at(self) -> float | None:
+        return self._record.ended_at
+
+    @property
+    def heartbeat_at(self) -> float | None:
+        return self._record.heartbeat_at
+
+    @property
+    def runtime(self) -> float | None:
+        """Seconds the run ran: until its end, until now while running, or until its last beat."""
+        r = self._record
+        if r.ended_at is not None:
+            return r.ended_at - r.created_at
+        if self.status is RunStatus.RUNNING:
+            return time.time() - r.created_at
+        if r.heartbeat_at is not None:
+            return r.heartbeat_at - r.created_at
+        return None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._record.exit_code
+
+    @property
+    def err_msg(self) -> str | None:
+        return self._record.err_msg
+
+    @property
+    def seed(self) -> int | None:
+        return self._record.seed
+
+    def history(self, keys: Iterable[str] | None = None) -> pl.DataFrame:
+        """Logged metrics as a frame: ``step``, ``timestamp`` and one column per key."""
+        from runlab.storage._reader import read_history  # imports Polars
+
+        return read_history(self._dir, None if keys is None else list(keys))
+
+    def history_keys(self) -> list[str]:
+        """Every metric key this run logged."""
+        from runlab.storage._reader import history_keys
+
+        return history_keys(self._dir)
+
+    def files(self) -> list[Path]:
+        """Paths of the files under the run's ``files/`` directory, sorted."""
+        base = self._dir / FILES_DIR
+        if not base.is_dir():
+            return []
+        return sorted(path for path in base.rglob("*") if path.is_file())
+
+
+class Api:
+    """Find and read the runs of a store.
+
+    Args:
+        dir: the store directory; defaults to ``RUNLAB_DIR``, then ``./runlab``.
+
+    Example:
+        >>> import tempfile
+        >>> api = Api(tempfile.mkdtemp())
+        >>> api.runs()
+        []
+    """
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+        root = Settings.resolve(dir=None if dir is None else os.fspath(dir)).dir
+        self._store = RunStore(root)
+
+    def __repr__(self) -> str:
+        return f"Api({str(self.dir)!r})"
+
+    @property
+    def dir(self) -> Path:
+        return self._store.root
+
+    @property
+    def store(self) -> RunStore:
+        return self._store
+
+    def close(self) -> None:
+        """Release the catalog connection (reopened on next use)."""
+        self._store.close()
+
+    def run(self, key: str) -> RunView:
+        """The run with this id, unique id prefix (≥ 3 characters) or name, read fresh from disk.
+
+        Raises:
+            RunNotFound: nothing matches ``key``, or several runs do (they are listed).
+        """
+        store = self._store
+        if not store.exists(key):
+            matches = store.find(key)
+            if not matches:
+                raise RunNotFound(
+                    f"no run matches {key!r} in {store.root} (tried an exact id, an id prefix "
+                    f"of at least {MIN_PREFIX} characters, and a run name)"
+                )
+            if len(matches) > 1:
+                shown = ", ".join(f"{r.id} ({r.name}, {r.project})" for r in matches[:10])
+                more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+                raise RunNotFound(
+                    f"{key!r} matches {len(matches)} runs in {store.root}: {shown}{more}; "
+                    "give a full id or a longer prefix"
+                )
+            key = matches[0].id
+        return RunView(store.read_record(key), store.run_dir(key))
+
+    def runs(
+        self,
+        project: str | None = None,
+        status: StatusFilter = None,
+        tags: str | Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[RunView]:
+        """Runs matching every filter, newest first.
+
+        Args:
+            project: only this project.
+            status: one status or several, as readers see them: ``crashed`` selects running
+                runs whose heartbeat lapsed, ``running`` only those still beating. HumaLab
+                names (``FINISHED``, ``ERRORED``, ...) are accepted.
+            tags: a tag, or tags that must all be present.
+            limit: at most this many runs.
+
+        Raises:
+            ValueError: an unknown status, or a negative limit.
+        """
+        wanted = _parse_statuses(status)
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit={limit!r} must be >= 0 or None")
+        stored: list[str] | None = None
+        derive = False
+        if wanted is not None:
+            stored = sorted({RunStatus.RUNNING if s is RunStatus.CRASHED else s for s in wanted})
+            # running and crashed share one stored status: only one of them needs a heartbeat check
+            derive = (RunStatus.RUNNING in wanted) != (RunStatus.CRASHED in wanted)
+        records = self._store.list_runs(
+            project=project,
+            status=stored,
+            tags=[tags] if isinstance(tags, str) else tags,
+            limit=None if derive else limit,
+        )
+        views = [RunView(record, self._store.run_dir(record.id)) for record in records]
+        if derive:
+            assert wanted is not None
+            views = [view for view in views if view.status in wanted][:limit]
+        return views
+
+    def projects(self) -> list[ProjectInfo]:
+        """Every project with runs, sorted by name, with its run count and last activity."""
+        return self._store.projects()
+
+    def delete(self, ids: str | Iterable[str]) -> None:
+        """Delete runs by exact id (directories and catalog rows).
+
+        Raises:
+            RunNotFound: an id has no run; nothing is deleted then.
+        """
+        self._store.delete([ids] if isinstance(ids, str) else ids)
+
+
+def _parse_statuses(status: StatusFilter) -> set[RunStatus] | None:
+    if status is None:
+        return None
+    values = [status] if isinstance(status, str) else list(status)
+    parsed = set()
+    for value in values:
+        try:
+            parsed.add(RunStatus(value))
+        except ValueError:
+            allowed = ", ".join(s.value for s in RunStatus)
+            raise ValueError(f"status={value!r} is not one of {allowed}") from None
+    return parsed

@@ -1,0 +1,91 @@
+"""Module-level entry points: ``runlab.init``, ``runlab.log``, ``runlab.finish``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runlab._errors import RunlabError
+from runlab._settings import Settings
+from runlab._status import RunStatus
+from runlab.sdk._run import Run, current_run
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    tags: Iterable[str] | None = None,
+    notes: str | None = None,
+    description: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    mode: str | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
+) -> Run:
+    """Start a run and make it the current one.
+
+    Args:
+        project: project name (``RUNLAB_PROJECT`` or ``"default"``).
+        name: display name; a random ``adjective-noun-N`` when omitted.
+        id: custom run id (1-64 of ``A-Za-z0-9_-``); 8 random ``[a-z0-9]`` characters otherwise.
+        config: hyperparameters (nested dicts allowed), saved and editable as ``run.config``.
+        tags, notes, description, group, job_type: descriptive fields.
+        dir: root of the run store (``RUNLAB_DIR`` or ``./runlab``).
+        seed: the run's seed, recorded with it.
+        mode: ``online`` (default), ``offline`` (same until a server exists) or ``disabled``
+            (every call is a cheap no-op).
+        settings: a :class:`runlab.Settings` or a dict of its fields.
+
+    Returns:
+        The :class:`Run`, also usable as a context manager.
+
+    Example:
+        >>> import runlab, tempfile
+        >>> run = runlab.init(project="demo", config={"lr": 3e-4}, dir=tempfile.mkdtemp(),
+        ...                   settings={"quiet": True, "capture_output": False})
+        >>> runlab.log({"loss": 1.0})
+        >>> run.config.lr
+        0.0003
+        >>> runlab.finish()
+    """
+    return Run(
+        project=project,
+        name=name,
+        id=id,
+        config=config,
+        tags=tags,
+        notes=notes,
+        description=description,
+        group=group,
+        job_type=job_type,
+        dir=dir,
+        seed=seed,
+        mode=mode,
+        settings=settings,
+    )
+
+
+def _require_run() -> Run:
+    run = current_run()
+    if run is None:
+        raise RunlabError("no active run: call runlab.init() first")
+    return run
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
+    """``log()`` on the current run (see :meth:`Run.log`)."""
+    _require_run().log(data, step=step, commit=commit)
+
+
+def finish(
+    status: RunStatus | str | None = None, err_msg: str | None = None, exit_code: int | None = None
+) -> None:
+    """Finish the current run (see :meth:`Run.finish`); does nothing when none is open."""
+    run = current_run()
+    if run is not None:
+        run.finish(status=status, err_msg=err_msg, exit_code=exit_code)

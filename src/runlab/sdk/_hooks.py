@@ -1,0 +1,108 @@
+"""Process-level exit handling: how open runs end when the interpreter does.
+
+Installed on the first ``init()`` (never at import): an ``atexit`` handler that finishes every
+open run, a ``sys.excepthook`` and ``sys.exit`` wrapper that remember why the process is ending,
+and a SIGTERM handler (only when SIGTERM still has its default action) that marks open runs
+``killed`` and then lets the signal terminate the process as it would have.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from runlab._status import RunStatus
+
+if TYPE_CHECKING:
+    from runlab.sdk._run import Run
+
+
+class _ExitState:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.runs: dict[int, Run] = {}
+        self.installed = False
+        self.exit_code: int | None = None
+        self.exc: BaseException | None = None
+        self.exc_text: str | None = None
+
+
+_state = _ExitState()
+
+
+def register(run: Run) -> None:
+    with _state.lock:
+        _state.runs[id(run)] = run
+        if not _state.installed:
+            _install()
+            _state.installed = True
+
+
+def unregister(run: Run) -> None:
+    with _state.lock:
+        _state.runs.pop(id(run), None)
+
+
+def open_runs() -> list[Run]:
+    with _state.lock:
+        return list(_state.runs.values())
+
+
+def _install() -> None:
+    atexit.register(_at_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        _state.exc = exc
+        _state.exc_text = "".join(traceback.format_exception(kind, exc, tb))
+        previous_hook(kind, exc, tb)
+
+    sys.excepthook = excepthook
+    previous_exit: Callable[..., NoReturn] = sys.exit
+
+    def exit_(status: Any = None) -> NoReturn:
+        _state.exit_code = _exit_code(status)
+        previous_exit(status)
+
+    sys.exit = exit_
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+            pass
+
+
+def _exit_code(status: Any) -> int:
+    if status is None:
+        return 0
+    if isinstance(status, int):
+        return status
+    return 1  # sys.exit("message") exits with 1
+
+
+def _on_sigterm(signum: int, _frame: Any) -> None:
+    for run in open_runs():
+        run._end_from_hook(RunStatus.KILLED, err_msg="terminated by SIGTERM", exit_code=-signum)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _at_exit() -> None:
+    status, err, code, tb = RunStatus.FINISHED, None, _state.exit_code, None
+    exc = _state.exc
+    if isinstance(exc, KeyboardInterrupt):
+        status, err = RunStatus.KILLED, "KeyboardInterrupt"
+    elif exc is not None:
+        status, err, tb = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", _state.exc_text
+    elif code:
+        status, err = RunStatus.FAILED, f"exit code {code}"
+    for run in open_runs():
+        run._end_from_hook(status, err_msg=err, exit_code=code, traceback=tb)

@@ -1,0 +1,622 @@
+"""The live run: ``log()`` on the caller's thread, everything else on the writer's."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+import time
+import traceback as tb_module
+import warnings
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from runlab._errors import (
+    LogTypeError,
+    RunExistsError,
+    RunFinishedError,
+    RunlabWarning,
+    StepOrderError,
+)
+from runlab._settings import Settings
+from runlab._status import RunStatus
+from runlab.sdk import _hooks
+from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
+from runlab.sdk._ids import check_id, new_id, new_name
+from runlab.sdk._values import FAST_TYPES, normalize
+from runlab.storage._format import Columns, Record
+from runlab.storage._layout import (
+    FILES_DIR,
+    HISTORY_FILE,
+    METADATA_JSON,
+    OUTPUT_LOG,
+    RUN_JSON,
+    RunRecord,
+    run_dir,
+    write_json_atomic,
+)
+from runlab.storage._writer import HistoryWriter
+
+_current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
+_time = time.time
+_SAMPLES = 256
+
+
+class _Latest:
+    """The most recently started open run: what ``runlab.log`` uses in a thread or task that
+    did not inherit a context holding a run."""
+
+    run: Run | None = None
+
+
+def current_run() -> Run | None:
+    run = _current.get()
+    if run is None or run._finished:
+        run = _Latest.run
+    return run if run is not None and not run._finished else None
+
+
+class _Samples:
+    """A bounded, evenly thinned sample of each key's values, for sparklines at the end."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[Any]] = {}
+        self.stride: dict[str, int] = {}
+        self.skip: dict[str, int] = {}
+
+    def update(self, cols: Columns) -> None:
+        for key, (vals, _rows) in cols.items():
+            stride = self.stride.setdefault(key, 1)
+            start = self.skip.get(key, 0)
+            kept = self.values.setdefault(key, [])
+            kept.extend(vals[start::stride])
+            self.skip[key] = (start - len(vals)) % stride
+            if len(kept) > 2 * _SAMPLES:
+                del kept[1::2]
+                self.stride[key] = stride * 2
+                self.skip[key] = (self.skip[key] * 2) % (stride * 2)
+
+
+class Run:
+    """A live run: log metrics, keep config and summary, end in a state.
+
+    Create one with :func:`runlab.init` (or ``with runlab.Run(...) as run``). ``log()`` costs
+    microseconds: it validates and queues; a writer thread encodes and appends to the run's
+    log at least every ``flush_interval`` seconds.
+
+    Example:
+        >>> import runlab, tempfile
+        >>> with runlab.init(project="demo", dir=tempfile.mkdtemp(),
+        ...                  settings={"quiet": True, "capture_output": False}) as run:
+        ...     run.log({"loss": 0.5})
+        ...     run.log({"loss": 0.25})
+        >>> run.status
+        <RunStatus.FINISHED: 'finished'>
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        notes: str | None = None,
+        description: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        dir: str | os.PathLike[str] | None = None,
+        seed: int | None = None,
+        mode: str | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = Settings.resolve(
+            settings, dir=os.fspath(dir) if dir is not None else None, project=project, mode=mode
+        )
+        s = self.settings
+        self.project = s.project
+        self.group = group
+        self.job_type = job_type
+        self.seed = seed
+        self._name = name or new_name()
+        self._tags = _check_tags(tags)
+        self._notes = notes
+        self._description = description
+        self._status = RunStatus.RUNNING
+        self._finished = False
+        self._err_msg: str | None = None
+        self._exit_code: int | None = None
+        self._traceback: str | None = None
+        self._faults: list[str] = []
+        self._warned = False
+        self._persist_lock = threading.Lock()
+        self._dirty = False
+        self.start_time = _time()
+        self._end_time: float | None = None
+        self._beat = self.start_time
+        self._tracker = SummaryTracker()
+        self._samples = _Samples()
+        self.config = Config(config, on_change=self._mark_dirty)
+        self.summary = Summary(self._tracker, self._sync, self._mark_dirty)
+        self._step = 0
+        self._max_step = -1
+        self._known: set[str] = set()
+        self._capture_thread: threading.Thread | None = None
+        self._output_sink: Any = None
+        self._previous = _current.get()
+        self._disabled = s.mode == "disabled"
+        if self._disabled:
+            self.id = check_id(id) if id is not None else new_id()
+            self.dir = run_dir(s.dir, self.id)
+            self.log = _noop_log  # type: ignore[method-assign]
+            _current.set(self)
+            return
+
+        self.id, self.dir = self._create_dir(Path(s.dir), id)
+        self._writer = HistoryWriter(
+            self.dir / HISTORY_FILE,
+            flush_interval=s.flush_interval,
+            fsync=s.fsync,
+            buffer_size=s.buffer_size,
+            on_batch=self._on_batch,
+            on_tick=self._on_tick,
+            on_fault=self._on_fault,
+        )
+        self._queue = self._writer.queue
+        self._append = self._queue.append
+        self._cap = 0 if s.write_through else s.buffer_size
+        self._persist()
+        self._writer.start()
+        if s.capture_output:
+            self._start_output_capture()
+        self._start_capture()
+        _hooks.register(self)
+        _current.set(self)
+        _Latest.run = self
+        from runlab.sdk._terminal import print_start
+
+        print_start(self._name, self.id, self.project, self.dir, s.quiet)
+
+    # -- the hot path ----------------------------------------------------------------
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
+        """Record scalar metrics at a step.
+
+        Args:
+            data: ``{key: number}``; nested dicts become ``a/b`` keys. Values are ints,
+                floats, bools, NumPy scalars or 0-d arrays/tensors (anything with ``.item()``).
+                NaN and ±inf are stored as such.
+            step: the step; by default one past the previous step. A step may repeat
+                (merging into that step) but may not go back for a key already logged later.
+            commit: when False the step does not advance, so the next call adds to it.
+
+        Raises:
+            LogTypeError: a value is not a scalar (names the key and the type).
+            LogKeyError: a key is empty, too long, reserved or has control characters.
+            StepOrderError: ``step`` is below a key's last step.
+            RunFinishedError: the run has finished.
+        """
+        if self._known.issuperset(data) and FAST_TYPES.issuperset(map(type, data.values())):
+            flat = dict(data)
+        else:
+            flat = self._admit(data)
+        if step is None:
+            step = self._step
+        elif type(step) is not int or step < 0:
+            step = _check_step(step)
+        if step < self._max_step:
+            self._check_order(flat, step)
+        else:
+            self._max_step = step
+        if commit:
+            self._step = step + 1
+        elif step >= self._step:
+            self._step = step
+        self._append((step, _time(), flat))
+        if len(self._queue) >= self._cap:
+            self._on_full()
+
+    def _admit(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        flat = normalize(data)
+        self._known.update(flat)
+        return flat
+
+    def _check_order(self, flat: dict[str, Any], step: int) -> None:
+        writer = self._writer
+        with writer.lock:
+            last = dict(writer.key_last_step)
+            for s, _t, d in list(self._queue):
+                last.update(dict.fromkeys(d, s))
+        for key in flat:
+            prev = last.get(key)
+            if prev is not None and step < prev:
+                raise StepOrderError(
+                    f"cannot log {key!r} at step {step}: it was already logged at step {prev} "
+                    "and steps may not go back for a key"
+                )
+
+    def _on_full(self) -> None:
+        if self._cap == 0:
+            self._writer.write_through()
+        else:
+            self._writer.wait_for_room()
+
+    # -- writer-thread callbacks ---------------------------------------------------------
+
+    def _on_batch(self, records: list[Record], cols: Columns) -> None:
+        self._tracker.update(cols)
+        self._samples.update(cols)
+
+    def _on_tick(self) -> None:
+        now = _time()
+        if self._dirty or now - self._beat >= self.settings.heartbeat_interval:
+            self._beat = now
+            self._persist()
+
+    def _on_fault(self, kind: str, exc: BaseException) -> None:
+        message = f"{kind} failed under {self.dir}: {exc}"
+        self._faults.append(message)
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"runlab: run {self.id} cannot be stored ({message}); training continues and "
+                "runlab keeps retrying",
+                RunlabWarning,
+                stacklevel=2,
+            )
+
+    def _sync(self) -> None:
+        if not self._disabled and not self._finished:
+            self._writer.flush(wait=True)
+
+    # -- persisted state -------------------------------------------------------------------
+
+    def _mark_dirty(self) -> None:
+        if self._disabled:
+            return
+        self._dirty = True
+        if self._finished:
+            self._persist()
+        else:
+            self._writer._wake.set()
+
+    def _record(self) -> RunRecord:
+        return RunRecord(
+            id=self.id,
+            project=self.project,
+            name=self._name,
+            status=self._status.value,
+            created_at=self.start_time,
+            ended_at=self._end_time,
+            heartbeat_at=self._beat,
+            heartbeat_interval=self.settings.heartbeat_interval,
+            group=self.group,
+            job_type=self.job_type,
+            tags=self._tags,
+            notes=self._notes,
+            description=self._description,
+            config=self.config.to_dict(),
+            summary=self._tracker.merged(),
+            exit_code=self._exit_code,
+            err_msg=self._err_msg,
+            seed=self.seed,
+        )
+
+    def _persist(self) -> None:
+        with self._persist_lock:
+            self._dirty = False
+            data = self._record().to_json()
+            data["traceback"] = self._traceback
+            data["faults"] = self._faults[-20:]
+            data["metrics"] = {
+                k: {"summary": d.summary, "goal": d.goal, "step_metric": d.step_metric}
+                for k, d in self._tracker.definitions.items()
+            }
+            try:
+                write_json_atomic(self.dir / RUN_JSON, data)
+            except OSError as exc:
+                self._on_fault("run.json", exc)
+
+    # -- user-visible attributes ----------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._mark_dirty()
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Iterable[str]) -> None:
+        self._tags = _check_tags(value)
+        self._mark_dirty()
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._notes = value
+        self._mark_dirty()
+
+    @property
+    def description(self) -> str | None:
+        return self._description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._description = value
+        self._mark_dirty()
+
+    @property
+    def status(self) -> RunStatus:
+        return self._status
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        """Storage problems met so far (each also warned about once)."""
+        return tuple(self._faults)
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` without ``step=`` will use."""
+        return self._step
+
+    def define_metric(
+        self,
+        name: str,
+        summary: str = "last",
+        goal: str | None = None,
+        step_metric: str | None = None,
+    ) -> None:
+        """Choose how a metric (or a glob such as ``"val/*"``) is summarised.
+
+        Args:
+            summary: one of ``min``, ``max``, ``mean``, ``first``, ``last``, ``none``.
+            goal: ``minimize`` or ``maximize`` (a display and sweep hint).
+            step_metric: the key to plot this metric against.
+        """
+        definition = check_definition(name, summary, goal, step_metric)
+        self._sync()
+        self._tracker.define(definition)
+        self._mark_dirty()
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def finish(
+        self,
+        status: RunStatus | str | None = None,
+        err_msg: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        """End the run: flush everything, then record its final state (``finished`` default).
+
+        ``status`` may be ``finished``, ``failed``, ``killed`` or ``canceled`` (HumaLab's
+        ``FINISHED``/``ERRORED``/``CANCELED`` too). Calling it again does nothing.
+        """
+        final = RunStatus.FINISHED if status is None else RunStatus(status)
+        if not final.is_terminal:
+            raise ValueError(
+                f"finish(status={status!r}): a run ends finished, failed, killed or canceled"
+            )
+        self._end(final, err_msg, exit_code, None)
+
+    def _end_from_hook(
+        self,
+        status: RunStatus,
+        err_msg: str | None = None,
+        exit_code: int | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self._end(status, err_msg, exit_code, traceback)
+
+    def _end(
+        self,
+        status: RunStatus,
+        err_msg: str | None,
+        exit_code: int | None,
+        traceback: str | None,
+    ) -> None:
+        with self._persist_lock:
+            if self._finished:
+                return
+            self._finished = True
+        self.log = self._log_after_finish  # type: ignore[method-assign]
+        self._status = status
+        self._err_msg = err_msg
+        self._exit_code = exit_code
+        self._traceback = traceback
+        self._end_time = _time()
+        if self._disabled:
+            self._reset_current()
+            return
+        self._writer.close()
+        if self._capture_thread is not None:
+            self._capture_thread.join(timeout=10)
+        self._stop_output_capture()
+        self._persist()
+        _hooks.unregister(self)
+        self._reset_current()
+        from runlab.sdk._terminal import print_end
+
+        print_end(
+            self._name,
+            self.id,
+            self._status,
+            self._samples.values,
+            self._tracker.merged(),
+            self.dir,
+            self.settings.quiet,
+        )
+
+    def _reset_current(self) -> None:
+        if _current.get() is self:
+            prev = self._previous
+            _current.set(prev if prev is not None and not prev._finished else None)
+        if _Latest.run is self:
+            _Latest.run = None
+
+    def _log_after_finish(self, *args: Any, **kwargs: Any) -> None:
+        raise RunFinishedError(f"run {self.id} has finished ({self._status}); start a new run")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self._end(RunStatus.FINISHED, None, None, None)
+        elif isinstance(exc, KeyboardInterrupt):
+            self._end(RunStatus.KILLED, "KeyboardInterrupt", None, None)
+        elif isinstance(exc, SystemExit):
+            code = _hooks._exit_code(exc.code)
+            if code == 0:
+                self._end(RunStatus.FINISHED, None, 0, None)
+            else:
+                self._end(RunStatus.FAILED, f"exit code {code}", code, None)
+        else:
+            text = "".join(tb_module.format_exception(exc_type, exc, tb))
+            self._end(RunStatus.FAILED, f"{type(exc).__name__}: {exc}", None, text)
+
+    def __repr__(self) -> str:
+        return f"<runlab.Run {self.id} {self._name!r} project={self.project!r} {self._status}>"
+
+    # -- setup helpers ----------------------------------------------------------------------
+
+    def _create_dir(self, root: Path, custom: str | None) -> tuple[str, Path]:
+        runs = root / "runs"
+        try:
+            runs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._on_fault("mkdir", exc)
+        if custom is not None:
+            run_id = check_id(custom)
+            path = runs / run_id
+            try:
+                path.mkdir()
+            except FileExistsError:
+                raise RunExistsError(
+                    f"a run with id {run_id!r} already exists in {root}; choose another id"
+                ) from None
+            except OSError as exc:
+                self._on_fault("mkdir", exc)
+            self._mkfiles(path)
+            return run_id, path
+        for _ in range(100):
+            run_id = new_id()
+            path = runs / run_id
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                self._on_fault("mkdir", exc)
+            self._mkfiles(path)
+            return run_id, path
+        raise RunExistsError(f"could not find a free run id in {root}")  # pragma: no cover
+
+    def _mkfiles(self, path: Path) -> None:
+        try:
+            (path / FILES_DIR).mkdir(exist_ok=True)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:  # parent failure already reported
+                self._on_fault("mkdir", exc)
+
+    def _start_output_capture(self) -> None:
+        try:
+            from runlab.system._output import output_capture
+
+            self._output_sink = output_capture().add_sink(
+                self.dir / FILES_DIR / OUTPUT_LOG,
+                on_error=lambda exc: self._on_fault("output.log", exc),
+            )
+        except Exception as exc:  # capture is a convenience; never block a run for it
+            self._on_fault("output capture", exc)
+
+    def _stop_output_capture(self) -> None:
+        if self._output_sink is not None:
+            from runlab.system._output import output_capture
+
+            with contextlib.suppress(Exception):
+                output_capture().remove_sink(self._output_sink)
+            self._output_sink = None
+
+    def _start_capture(self) -> None:
+        s = self.settings
+        if not (s.capture_command or s.capture_env or s.capture_git or s.capture_packages):
+            return
+        self._capture_thread = threading.Thread(
+            target=self._capture, name="runlab-capture", daemon=True
+        )
+        self._capture_thread.start()
+
+    def _capture(self) -> None:
+        from runlab.system import _env
+
+        s = self.settings
+        meta: dict[str, Any] = {"started_at": self.start_time}
+        try:
+            if s.capture_command:
+                meta.update(_env.capture_command())
+            if s.capture_env:
+                meta.update(_env.capture_host())
+            files = self.dir / FILES_DIR
+            if s.capture_git:
+                git, diff = _env.capture_git(os.getcwd())
+                meta["git"] = git
+                if diff:
+                    (files / "diff.patch").write_text(diff, encoding="utf-8")
+            if s.capture_packages:
+                packages = _env.capture_packages()
+                meta["packages"] = packages
+                (files / "requirements.txt").write_text(
+                    _env.format_requirements(packages), encoding="utf-8"
+                )
+            write_json_atomic(self.dir / METADATA_JSON, meta)
+        except Exception as exc:
+            self._on_fault("metadata capture", exc)
+
+
+def _noop_log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
+    return None
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, int):
+        item = getattr(step, "item", None)
+        value = item() if callable(item) else step
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LogTypeError(f"step must be an int, not {type(step).__name__} ({step!r})")
+        step = value
+    if step < 0:
+        raise StepOrderError(f"step must be >= 0, got {step}")
+    return int(step)
+
+
+def _check_tags(tags: Iterable[str] | None) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        tags = [tags]
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 128:
+            raise ValueError(f"tag {tag!r} must be a non-empty str of at most 128 characters")
+        if tag not in out:
+            out.append(tag)
+    return tuple(out)

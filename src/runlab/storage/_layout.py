@@ -1,0 +1,113 @@
+"""Where things live in a run store, and the ``run.json`` record.
+
+A store is a directory (``./runlab`` by default)::
+
+    runlab/
+      catalog.sqlite            derived index of all runs (rebuild: ``runlab reindex``)
+      runs/<run_id>/            one directory per run; copying it moves the run
+        run.json                mutable state: identity, config, summary, status, heartbeat
+        metadata.json           captured once: command, git, host, OS, Python, hardware, packages
+        history.rlog            append-only, checksummed metric log (see ``_format``)
+        files/                  output.log, diff.patch, requirements.txt, user files
+
+``run.json`` is only ever replaced whole (write to a temporary file, then ``os.replace``), so a
+reader sees the old or the new version, never a mix. Only the run's own process writes inside
+its directory while it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+RUNS_DIR = "runs"
+CATALOG_FILE = "catalog.sqlite"
+RUN_JSON = "run.json"
+METADATA_JSON = "metadata.json"
+HISTORY_FILE = "history.rlog"
+FILES_DIR = "files"
+OUTPUT_LOG = "output.log"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """A snapshot of one run's ``run.json``: what the catalog indexes.
+
+    ``status`` is the stored state (never ``crashed``); use ``runlab._status.derive_status``
+    with the heartbeat fields to get what readers show.
+    """
+
+    id: str
+    project: str
+    name: str
+    status: str
+    created_at: float
+    ended_at: float | None = None
+    heartbeat_at: float | None = None
+    heartbeat_interval: float = 10.0
+    group: str | None = None
+    job_type: str | None = None
+    tags: tuple[str, ...] = ()
+    notes: str | None = None
+    description: str | None = None
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    summary: dict[str, Any] = dataclasses.field(default_factory=dict)
+    exit_code: int | None = None
+    err_msg: str | None = None
+    seed: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["tags"] = list(self.tags)
+        data["format"] = FORMAT_VERSION
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["tags"] = tuple(kwargs.get("tags") or ())
+        return cls(**kwargs)
+
+
+def runs_dir(root: str | os.PathLike[str]) -> Path:
+    return Path(root) / RUNS_DIR
+
+
+def run_dir(root: str | os.PathLike[str], run_id: str) -> Path:
+    return Path(root) / RUNS_DIR / run_id
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON so readers never see a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"), default=_json_default)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _json_default(obj: Any) -> Any:
+    item = getattr(obj, "item", None)
+    if callable(item):
+        return item()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return repr(obj)

@@ -1,0 +1,201 @@
+"""Read a run's ``history.rlog`` back at full fidelity.
+
+Everything before a torn or corrupt record is recovered (and everything after it that is
+intact). Points logged twice at the same step for the same key keep the last value.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runlab.storage._format import (
+    KIND_EVENT,
+    KIND_HISTORY,
+    ScanReport,
+    block_micros,
+    block_steps,
+    decode_event,
+    decode_history,
+    iter_frames,
+)
+from runlab.storage._layout import HISTORY_FILE
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+_NP_DTYPES = {"d": "<f8", "q": "<i8", "?": "?"}
+
+
+@dataclass
+class KeySeries:
+    """One key's full history: parallel arrays of steps, timestamps (seconds) and values."""
+
+    key: str
+    steps: np.ndarray[Any, Any]
+    timestamps: np.ndarray[Any, Any]
+    values: np.ndarray[Any, Any]
+
+
+def _read_log(run_dir: Path) -> bytes:
+    try:
+        with open(Path(run_dir) / HISTORY_FILE, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def scan(run_dir: Path) -> ScanReport:
+    """Check a run log: intact frame count, corrupt ranges, torn tail."""
+    report = ScanReport()
+    for _ in iter_frames(_read_log(run_dir), report):
+        pass
+    return report
+
+
+def iter_events(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """Yield the JSON events of a run log in order."""
+    for fr in iter_frames(_read_log(run_dir)):
+        if fr.kind == KIND_EVENT:
+            yield decode_event(fr.payload)
+
+
+def history_keys(run_dir: Path) -> list[str]:
+    """Every metric key that appears in the run's history, in first-logged order."""
+    seen: dict[str, None] = {}
+    for fr in iter_frames(_read_log(run_dir)):
+        if fr.kind == KIND_HISTORY:
+            seen.update(dict.fromkeys(decode_history(fr.payload, frozenset()).names))
+    return list(seen)
+
+
+def read_series(run_dir: Path, keys: Sequence[str] | None = None) -> dict[str, KeySeries]:
+    """Read each key's history as NumPy arrays (keys in first-logged order)."""
+    import numpy as np
+
+    wanted = None if keys is None else frozenset(keys)
+    parts: dict[str, list[tuple[Any, Any, Any]]] = {}
+    for fr in iter_frames(_read_log(run_dir)):
+        if fr.kind != KIND_HISTORY:
+            continue
+        block = decode_history(fr.payload, wanted)
+        if not block.keys:
+            continue
+        steps = block_steps(block)
+        ts = block_micros(block)
+        for key, col in block.keys.items():
+            raw = zlib.decompress(col.values) if col.compressed else col.values
+            values = np.frombuffer(raw, dtype=_NP_DTYPES[col.dtype])
+            if col.rows is None:
+                parts.setdefault(key, []).append((steps, ts, values))
+            else:
+                rows = np.frombuffer(zlib.decompress(col.rows), dtype="<u4")
+                parts.setdefault(key, []).append((steps[rows], ts[rows], values))
+    out: dict[str, KeySeries] = {}
+    for key, chunks in parts.items():
+        steps = np.concatenate([c[0] for c in chunks])
+        ts = np.concatenate([c[1] for c in chunks])
+        values = _concat_values([c[2] for c in chunks])
+        steps, ts, values = _last_per_step(steps, ts, values)
+        out[key] = KeySeries(key, steps, ts.astype(np.float64) / 1e6, values)
+    return out
+
+
+def _concat_values(chunks: list[Any]) -> Any:
+    import numpy as np
+
+    kinds = {c.dtype.kind for c in chunks}
+    if len(kinds) == 1:
+        return np.concatenate(chunks)
+    if kinds <= {"b", "i"}:
+        return np.concatenate([c.astype(np.int64) for c in chunks])
+    return np.concatenate([c.astype(np.float64) for c in chunks])
+
+
+def _last_per_step(steps: Any, ts: Any, values: Any) -> tuple[Any, Any, Any]:
+    """Keep the last point of each step (steps are non-decreasing per key)."""
+    import numpy as np
+
+    if len(steps) < 2:
+        return steps, ts, values
+    keep = np.empty(len(steps), dtype=bool)
+    np.not_equal(steps[1:], steps[:-1], out=keep[:-1])
+    keep[-1] = True
+    if keep.all():
+        return steps, ts, values
+    return steps[keep], ts[keep], values[keep]
+
+
+def read_history(run_dir: Path, keys: Sequence[str] | None = None) -> pl.DataFrame:
+    """The run's history as a Polars frame: ``step``, ``timestamp``, one column per key.
+
+    One row per step at which anything was logged; a key not logged at a step is null there.
+    ``timestamp`` is the wall-clock time (seconds since the epoch) of the last point of the step.
+
+    Args:
+        run_dir: the run's directory.
+        keys: only these keys (all when None). Keys never logged give all-null columns.
+    """
+    import polars as pl
+
+    series = read_series(run_dir, keys)
+    names = list(series) if keys is None else list(keys)
+    present = [series[k] for k in names if k in series]
+    if not present:
+        frame = pl.DataFrame(
+            {"step": pl.Series([], dtype=pl.Int64), "timestamp": pl.Series([], dtype=pl.Float64)}
+        )
+        return frame.with_columns([pl.lit(None, dtype=pl.Float64).alias(k) for k in names])
+    all_steps, all_ts = _union_steps(present)
+    columns: dict[str, pl.Series] = {
+        "step": pl.Series("step", all_steps, dtype=pl.Int64),
+        "timestamp": pl.Series("timestamp", all_ts, dtype=pl.Float64),
+    }
+    sparse: list[pl.DataFrame] = []
+    for key in names:
+        s_ = series.get(key)
+        if s_ is None:
+            columns[key] = pl.Series(key, [None] * len(all_steps), dtype=pl.Float64)
+        elif len(s_.steps) == len(all_steps):
+            columns[key] = pl.Series(key, s_.values)
+        else:
+            columns[key] = pl.Series(key, [None] * len(all_steps), dtype=_pl_dtype(s_.values))
+            sparse.append(pl.DataFrame({"step": s_.steps, key: s_.values}))
+    frame = pl.DataFrame(columns)
+    for part in sparse:
+        key = part.columns[1]
+        frame = frame.drop(key).join(part, on="step", how="left")
+    return frame.select(["step", "timestamp", *names])
+
+
+def _union_steps(present: list[KeySeries]) -> tuple[Any, Any]:
+    """Sorted union of the keys' steps, with the latest timestamp at each step."""
+    import numpy as np
+
+    base = max(present, key=lambda s: len(s.steps))
+    steps = base.steps
+    for s in present:
+        if s is not base and not _same(s.steps, steps):
+            steps = np.union1d(steps, s.steps)
+    ts = np.zeros(len(steps), dtype=np.float64)
+    for s in present:
+        if _same(s.steps, steps):
+            np.maximum(ts, s.timestamps, out=ts)
+        else:
+            pos = np.searchsorted(steps, s.steps)
+            ts[pos] = np.maximum(ts[pos], s.timestamps)
+    return steps, ts
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or (len(a) == len(b) and bool((a == b).all()))
+
+
+def _pl_dtype(values: Any) -> Any:
+    import polars as pl
+
+    return {"f": pl.Float64, "i": pl.Int64, "b": pl.Boolean}[values.dtype.kind]

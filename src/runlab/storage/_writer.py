@@ -1,0 +1,238 @@
+"""The one writer of a run's ``history.rlog``: a background thread that batches and flushes.
+
+The caller's thread only appends ``(step, time, {key: scalar})`` tuples to a deque; this
+thread drains it at least every ``flush_interval`` seconds, encodes the batch column-wise and
+appends one checksummed frame. Storage faults never reach the caller: they are reported once
+through ``on_fault`` and the unwritten frames are kept (up to ``max_pending_bytes``) and
+retried on every flush.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from runlab.storage._format import (
+    FILE_HEADER,
+    KIND_EVENT,
+    KIND_HISTORY,
+    Columns,
+    Record,
+    encode_event,
+    encode_history,
+    frame,
+    transpose,
+)
+
+MAX_RECORDS_PER_FRAME = 50_000
+MAX_PENDING_BYTES = 64 << 20
+
+BatchHook = Callable[[list[Record], Columns], None]
+FaultHook = Callable[[str, BaseException], None]
+
+
+class HistoryWriter:
+    """Appends frames to one run log from a daemon thread (or inline when write-through).
+
+    Args:
+        path: the ``history.rlog`` to append to (created with its header if missing).
+        flush_interval: seconds between flushes; bounds what a SIGKILL can lose.
+        write_through: flush inside ``wait_written`` calls made after every log (see Run).
+        fsync: ``os.fsync`` after each flush.
+        buffer_size: queued records above which ``wait_for_room`` blocks the caller.
+        on_batch: called on the writer thread with each drained batch (summaries, samples).
+        on_tick: called on the writer thread after every flush (heartbeat, run.json).
+        on_fault: called once per distinct storage fault.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        flush_interval: float = 0.1,
+        fsync: bool = False,
+        buffer_size: int = 20_000,
+        on_batch: BatchHook | None = None,
+        on_tick: Callable[[], None] | None = None,
+        on_fault: FaultHook | None = None,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
+        self.path = path
+        self.queue: deque[Record] = deque()
+        self.key_last_step: dict[str, int] = {}
+        """Last step written or drained per key (guarded by ``lock``)."""
+        self.lock = threading.Lock()
+        self.dropped_frames = 0
+        self._flush_interval = flush_interval
+        self._fsync = fsync
+        self._buffer_size = buffer_size
+        self._on_batch = on_batch
+        self._on_tick = on_tick
+        self._on_fault = on_fault
+        self._max_pending = max_pending_bytes
+        self._events: deque[bytes] = deque()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._file: Any = None
+        self._faults: set[str] = set()
+        self._flush_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._started = 0
+        self._done = 0
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name="runlab-writer", daemon=True)
+
+    # -- caller side -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit_event(self, event: dict[str, Any]) -> None:
+        """Queue a JSON event to be written with the next flush."""
+        self._events.append(frame(KIND_EVENT, encode_event(event)))
+
+    def wait_for_room(self) -> None:
+        """Block until the writer has drained the queue (called when it is over capacity)."""
+        if len(self.queue) >= self._buffer_size:
+            self.flush(wait=True)
+
+    def flush(self, wait: bool = True, timeout: float | None = 30.0) -> None:
+        """Write everything queued so far; with ``wait``, return once it is written."""
+        if not self._thread.is_alive():
+            self._flush_once()
+            return
+        with self._cond:
+            ticket = self._started + 1
+            self._wake.set()
+            if wait:
+                self._cond.wait_for(lambda: self._done >= ticket, timeout)
+
+    def write_through(self) -> None:
+        """Flush in the caller's thread (write-through mode)."""
+        self._flush_once()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush everything, fsync, stop the thread and close the file."""
+        self._closing = True
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._flush_once(final=True)
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+    @property
+    def faulted(self) -> bool:
+        return bool(self._faults)
+
+    # -- writer thread -------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._closing:
+            self._wake.wait(self._flush_interval)
+            self._wake.clear()
+            self._flush_once()
+            if self._on_tick is not None:
+                try:
+                    self._on_tick()
+                except Exception as exc:  # a tick must never kill the writer
+                    self._fault("tick", exc)
+
+    def _flush_once(self, final: bool = False) -> None:
+        with self._flush_lock:
+            with self._cond:
+                self._started += 1
+                ticket = self._started
+            try:
+                self._drain_and_write(final)
+            finally:
+                with self._cond:
+                    self._done = max(self._done, ticket)
+                    self._cond.notify_all()
+
+    def _drain_and_write(self, final: bool) -> None:
+        q = self.queue
+        popleft = q.popleft
+        batches: list[tuple[list[Record], Columns]] = []
+        with self.lock:  # a caller checking step order sees either the queue or this map
+            n = len(q)
+            records = [popleft() for _ in range(n)]
+            last = self.key_last_step
+            for i in range(0, n, MAX_RECORDS_PER_FRAME):
+                chunk = records[i : i + MAX_RECORDS_PER_FRAME]
+                cols = transpose(chunk)
+                for key, (_values, ranges) in cols.items():
+                    last[key] = chunk[ranges[-1][1] - 1][0]
+                batches.append((chunk, cols))
+        frames: list[bytes] = []
+        for chunk, cols in batches:
+            frames.append(frame(KIND_HISTORY, encode_history(chunk, cols)))
+            if self._on_batch is not None:
+                try:
+                    self._on_batch(chunk, cols)
+                except Exception as exc:
+                    self._fault("summary", exc)
+        while self._events:
+            frames.append(self._events.popleft())
+        if frames or self._pending:
+            self._write(frames, sync=final or self._fsync)
+
+    def _write(self, frames: list[bytes], sync: bool) -> None:
+        self._pending.extend(frames)
+        self._pending_bytes += sum(map(len, frames))
+        try:
+            f = self._open()
+            f.write(b"".join(self._pending))
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        except OSError as exc:
+            self._fault("write", exc)
+            self._close_quietly()
+            self._trim_pending()
+            return
+        self._pending.clear()
+        self._pending_bytes = 0
+
+    def _open(self) -> Any:
+        if self._file is None:
+            f = open(self.path, "ab")  # noqa: SIM115 - held open for the run's lifetime
+            if f.tell() == 0:
+                f.write(FILE_HEADER)
+            self._file = f
+        return self._file
+
+    def _close_quietly(self) -> None:
+        # A failed write may leave a partial frame; readers resynchronise past it.
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+    def _trim_pending(self) -> None:
+        while self._pending_bytes > self._max_pending and len(self._pending) > 1:
+            dropped = self._pending.pop(0)
+            self._pending_bytes -= len(dropped)
+            self.dropped_frames += 1
+        if self.dropped_frames:
+            self._fault(
+                "overflow",
+                OSError(f"{self.dropped_frames} frame(s) dropped: store unwritable for too long"),
+            )
+
+    def _fault(self, kind: str, exc: BaseException) -> None:
+        key = f"{kind}:{type(exc).__name__}:{getattr(exc, 'errno', '')}"
+        if key in self._faults:
+            return
+        self._faults.add(key)
+        if self._on_fault is not None:
+            with contextlib.suppress(Exception):
+                self._on_fault(kind, exc)
