@@ -39,7 +39,7 @@ SIZES: dict[str, dict[str, int]] = {
         "lifecycle_points": 1_000_000,
         "lifecycle_repeats": 3,
         "read_steps": 1_000_000,
-        "read_repeats": 3,
+        "read_repeats": 5,
         "memory_points": 2_000_000,
         "peer_calls": 20_000,
     },
@@ -52,7 +52,7 @@ SIZES: dict[str, dict[str, int]] = {
         "lifecycle_points": 1_000_000,
         "lifecycle_repeats": 1,
         "read_steps": 200_000,
-        "read_repeats": 3,
+        "read_repeats": 5,
         "memory_points": 1_000_000,
         "peer_calls": 5_000,
     },
@@ -140,9 +140,12 @@ class MeasureFailed(RuntimeError):
     pass
 
 
-def _env() -> dict[str, str]:
+def _env(work: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["RUNLAB_SILENT"] = "1"
+    # Time imports as an installed package has them: compiled once, then read from bytecode.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO / "src"), env.get("PYTHONPATH", "")) if p
     )
@@ -155,7 +158,7 @@ def measure(name: str, params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, str(BENCH / "_measures.py"), name, json.dumps(params), str(out)],
         cwd=REPO,
-        env=_env(),
+        env=_env(workdir),
         capture_output=True,
         text=True,
     )
@@ -363,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, Any] = {}
     failed: list[str] = []
     try:
+        measure("warmup", {"root": str(work / "warmup")}, work)
         for name in args.only or MEASURE_NAMES:
             t0 = time.perf_counter()
             try:

@@ -279,7 +279,8 @@ def test_host_description() -> None:
     }
     assert info["memory_total"] == psutil.virtual_memory().total > 0
     cpu = info["cpu"]
-    assert cpu["count_logical"] == psutil.cpu_count() >= 1
+    assert cpu["count_logical"] == psutil.cpu_count()
+    assert cpu["count_logical"] >= 1
     assert cpu["count_physical"] is None or 1 <= cpu["count_physical"] <= cpu["count_logical"]
     assert isinstance(cpu["model"], str) and cpu["model"]
     if sys.platform.startswith("linux") and "model name" in Path("/proc/cpuinfo").read_text():

@@ -400,6 +400,23 @@ def test_unopenable_sink_is_returned_failed(
     capture.remove_sink(sink)  # harmless
 
 
+def test_a_missing_stdout_stays_missing(
+    capsys: pytest.CaptureFixture[str], capture: OutputCapture, tmp_path: Path
+) -> None:
+    saved = sys.stdout
+    sys.stdout = None  # as under pythonw
+    try:
+        sink = capture.add_sink(tmp_path / "out.log")
+        assert sys.stdout is None
+        print("to stderr", file=sys.stderr)
+        capture.remove_sink(sink)
+        assert sys.stdout is None
+    finally:
+        sys.stdout = saved
+    assert read(tmp_path / "out.log") == "to stderr\n"
+    assert capsys.readouterr().err == "to stderr\n"
+
+
 def test_output_capture_is_one_per_process() -> None:
     assert output_capture() is output_capture()
     assert isinstance(output_capture(), OutputCapture)
