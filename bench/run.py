@@ -199,6 +199,17 @@ def fig_log(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) ->
                 2.5,
             )
         )
+        if not defaults:
+            diag = r["diagnosis"]
+            threads_us = sum(diag["sdk_thread_cpu_us_per_call"].values())
+            shown = (
+                f"GC {diag['log_gc']['us_per_call']:.2f} µs/call "
+                f"(floor's {diag['floor_gc']['us_per_call']:.2f}), "
+                f"SDK threads' CPU {threads_us:.2f} µs/call"
+            )
+            figures.append(
+                info("log_breakdown", "log() where the time goes", threads_us, "µs", shown)
+            )
     return figures
 
 
@@ -330,6 +341,28 @@ def render(figures: list[Figure]) -> str:
     return "\n".join(out)
 
 
+def _runlab_as_peer(
+    size: dict[str, int], root: str, work: Path, raw: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Figure 1's loop at the peers' size and settings (defaults), for the side-by-side."""
+    params = {"calls": size["peer_calls"], "repeats": 3, "root": root, "defaults": True}
+    try:
+        r = measure("log_cost", params, work)
+    except MeasureFailed as exc:
+        print(f"! {exc}", file=sys.stderr)
+        return None
+    imported = raw.get("import_time", {}).get("net_s")
+    return {
+        "peer": "runlab",
+        "version": "this checkout",
+        "calls": r["calls"],
+        "log_s": r["log_s"],
+        "floor_s": r["floor_s"],
+        "close_s": sorted(r["finish_s"])[len(r["finish_s"]) // 2],
+        "import_s": imported,
+    }
+
+
 def _machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -380,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.peers:
             import _peers
 
-            peers = _peers.run_all(size["peer_calls"], work, raw.get("log_cost"))
+            peers = _peers.run_all(size["peer_calls"], work, _runlab_as_peer(size, root, work, raw))
     finally:
         if args.keep:
             print(f"run store kept at {work}")

@@ -17,6 +17,7 @@ FIGURES = (
     "log() floor: buf.append",
     "log() caller cost, capture off",
     "log() caller cost, defaults",
+    "log() where the time goes",
     "ingest, 100 floats/call",
     "ingest, 5 floats/call",
     "import runlab (net)",

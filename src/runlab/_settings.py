@@ -86,15 +86,18 @@ class Settings:
         env = os.environ if env is None else env
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
+        from_env: dict[str, str] = {}
         for name, field in fields.items():
             names = _ENV_ALIASES.get(name, (f"RUNLAB_{name.upper()}",))
             for env_name in names:
                 raw = env.get(env_name)
                 if raw is not None:
                     values[name] = _parse_env(env_name, raw, field.default)
+                    from_env[name] = f"{env_name}={raw!r}"
                     break
         if isinstance(settings, Settings):
             values.update(dataclasses.asdict(settings))
+            from_env.clear()
         elif settings is not None:
             unknown = sorted(set(settings) - set(fields))
             if unknown:
@@ -102,7 +105,17 @@ class Settings:
                     f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
                 )
             values.update(settings)
-        values.update({k: v for k, v in explicit.items() if v is not None})
+            for name in settings:
+                from_env.pop(name, None)
+        given = {k: v for k, v in explicit.items() if v is not None}
+        values.update(given)
+        for name, source in from_env.items():
+            if name in given:
+                continue
+            try:  # check alone, so the message can name the variable it came from
+                cls(**{name: values[name]})
+            except SettingsError as exc:
+                raise SettingsError(f"{source} is invalid: {exc}") from None
         return cls(**values)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from runlab._errors import RunlabWarning
 from runlab.storage import _sqlite
 from runlab.storage._sqlite import SQLiteCatalog
 from runlab.storage.testing import CatalogConformance, CatalogFactory, make_record
@@ -88,7 +89,7 @@ def test_unwritable_location_falls_back_to_memory(tmp_path: Path, where: str) ->
     else:
         path = tmp_path / "catalog.sqlite"
         path.mkdir()
-    with pytest.warns(RuntimeWarning, match="in memory"):
+    with pytest.warns(RunlabWarning, match="in memory"):
         catalog = SQLiteCatalog(path)
     assert catalog.in_memory
     assert catalog.fallback_reason
@@ -109,7 +110,7 @@ def test_importing_runlab_storage_does_not_import_sqlalchemy() -> None:
 def test_read_only_directory_falls_back_to_memory(tmp_path: Path) -> None:
     tmp_path.chmod(0o555)
     try:
-        with pytest.warns(RuntimeWarning, match="in memory"):
+        with pytest.warns(RunlabWarning, match="in memory"):
             catalog = SQLiteCatalog(tmp_path / "catalog.sqlite")
         catalog.upsert([(make_record("r1"), "s")])
         assert catalog.get("r1") is not None

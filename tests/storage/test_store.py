@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runlab._errors import InvalidRunId, RunNotFound, StorageError
+from runlab._errors import InvalidRunId, RunlabWarning, RunNotFound, StorageError
 from runlab.storage._layout import CATALOG_FILE, RUN_JSON, RunRecord, write_json_atomic
 from runlab.storage._sqlite import SQLiteCatalog
 from runlab.storage._store import RunStore, SyncReport, _check_types
@@ -204,7 +204,7 @@ def test_catalog_in_an_unwritable_place_still_lists_runs(tmp_path: Path) -> None
     write_run(tmp_path, make_record("aaa111"))
     (tmp_path / CATALOG_FILE).mkdir()  # the catalog path cannot be a database
     store = RunStore(tmp_path)
-    with pytest.warns(RuntimeWarning, match="in memory"):
+    with pytest.warns(RunlabWarning, match="in memory"):
         assert ids(store) == ["aaa111"]
 
 
@@ -216,7 +216,7 @@ def test_a_catalog_locked_for_good_degrades_to_memory(tmp_path: Path) -> None:
     holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
     try:
         store = RunStore(tmp_path, catalog=SQLiteCatalog(path, busy_timeout=0.01))
-        with pytest.warns(RuntimeWarning, match="into memory"):
+        with pytest.warns(RunlabWarning, match="into memory"):
             assert ids(store) == ["aaa111"]
         write_run(tmp_path, make_record("bbb222", created_at=time.time() + 1))
         store.sync(force=True)
@@ -230,7 +230,7 @@ def test_a_catalog_locked_for_good_degrades_to_memory(tmp_path: Path) -> None:
 
 
 def _reader_process(root: str, rounds: int, start: float) -> None:
-    warnings.simplefilter("error", RuntimeWarning)  # falling back to memory counts as failing
+    warnings.simplefilter("error", RunlabWarning)  # falling back to memory counts as failing
     time.sleep(max(0.0, start - time.time()))  # line everybody up on the same instant
     store = RunStore(root)
     for i in range(rounds):

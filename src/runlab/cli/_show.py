@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 SPARK_WIDTH = 40
 MIN_SPARK_WIDTH = 10
 MAX_KEY_WIDTH = 40
+MAX_FILES = 10
 
 
 def show(
@@ -41,7 +42,11 @@ def show(
     root = store_dir(dir)
     view = find_run(open_store(root), root, run)
     console = out()
-    for part in render_run(view, console.width):
+    try:
+        parts = render_run(view, console.width)
+    except RunlabError as exc:  # an unreadable metadata.json, for instance
+        fail(f"Cannot show run {view.id}: {exc}")
+    for part in parts:
         console.print(part)
 
 
@@ -102,6 +107,8 @@ def _run_fields(view: Any) -> list[tuple[str, Any]]:
             fields.append((label.replace("_", " "), value))
     if view.tags:
         fields.append(("tags", ", ".join(view.tags)))
+    if view.seed is not None:
+        fields.append(("seed", str(view.seed)))
     created = view.created_at
     fields.append(("created", f"{iso_time(created)} ({format_time(created)})"))
     if view.ended_at is not None:
@@ -112,6 +119,10 @@ def _run_fields(view: Any) -> list[tuple[str, Any]]:
         if value:
             fields.append(("error" if label == "err_msg" else label, value))
     fields.append(("dir", str(view.dir)))
+    files = [path.relative_to(view.dir).as_posix() for path in view.files()]
+    if files:
+        more = f" and {len(files) - MAX_FILES} more" if len(files) > MAX_FILES else ""
+        fields.append(("files", ", ".join(files[:MAX_FILES]) + more))
     return fields
 
 

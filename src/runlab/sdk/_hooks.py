@@ -72,12 +72,24 @@ def _install() -> None:
         previous_exit(status)
 
     sys.exit = exit_
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork)
     if threading.current_thread() is threading.main_thread():
         try:
             if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
                 signal.signal(signal.SIGTERM, _on_sigterm)
         except (ValueError, OSError):  # pragma: no cover - embedded interpreters
             pass
+
+
+def _after_fork() -> None:
+    # A forked child (e.g. a data-loader worker) must not become a second writer of its
+    # parent's runs: its copies of them go quiet and its exit does not end them.
+    with _state.lock:
+        runs = list(_state.runs.values())
+        _state.runs.clear()
+    for run in runs:
+        run._detach()
 
 
 def _exit_code(status: Any) -> int:

@@ -133,7 +133,7 @@ class Run:
         self._traceback: str | None = None
         self._faults: list[str] = []
         self._warned = False
-        self._persist_lock = threading.Lock()
+        self._persist_lock = threading.RLock()  # re-entered from a signal handler
         self._dirty = False
         self.start_time = _time()
         self._end_time: float | None = None
@@ -258,12 +258,15 @@ class Run:
             self._persist()
 
     def _on_fault(self, kind: str, exc: BaseException) -> None:
-        message = f"{kind} failed under {self.dir}: {exc}"
+        # Faults can come from ``_create_dir``, before ``id`` and ``dir`` are set.
+        where = getattr(self, "dir", None) or self.settings.dir
+        run_id = getattr(self, "id", None) or "(id not chosen yet)"
+        message = f"{kind} failed under {where}: {exc}"
         self._faults.append(message)
         if not self._warned:
             self._warned = True
             warnings.warn(
-                f"runlab: run {self.id} cannot be stored ({message}); training continues and "
+                f"runlab: run {run_id} cannot be stored ({message}); training continues and "
                 "runlab keeps retrying",
                 RunlabWarning,
                 stacklevel=2,
@@ -460,6 +463,12 @@ class Run:
             self.settings.quiet,
         )
 
+    def _detach(self) -> None:
+        """Silence this copy of the run in a forked child process (the parent owns it)."""
+        self._disabled = True
+        self._finished = True
+        self.log = _noop_log  # type: ignore[method-assign]
+
     def _reset_current(self) -> None:
         if _current.get() is self:
             prev = self._previous
@@ -580,7 +589,7 @@ class Run:
                 git, diff = _env.capture_git(os.getcwd())
                 meta["git"] = git
                 if diff:
-                    (files / "diff.patch").write_text(diff, encoding="utf-8")
+                    (files / "diff.patch").write_bytes(diff.encode("utf-8", "surrogateescape"))
             if s.capture_packages:
                 packages = _env.capture_packages()
                 meta["packages"] = packages

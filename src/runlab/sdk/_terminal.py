@@ -77,7 +77,7 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
         >>> sparkline([1.0, float("nan"), 1.0])
         '▁ ▁'
         >>> sparkline(range(1000), width=10)
-        '▁▂▂▃▄▅▆▇▇█'
+        '▁▂▃▃▄▅▆▆▇█'
     """
     if width < 1:
         raise ValueError(f"width={width!r} must be >= 1")

@@ -19,8 +19,11 @@ RESERVED_KEYS = frozenset({"step", "timestamp"})
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def check_key(key: object) -> str:
-    """Return ``key`` if it may name a metric, else raise an error stating the rule."""
+def check_key(key: object, reserved: bool = True) -> str:
+    """Return ``key`` if it may name a metric, else raise an error stating the rule.
+
+    ``reserved=False`` checks one part of a nested key, which may be ``step`` (``a/step``).
+    """
     if not isinstance(key, str):
         raise LogKeyError(f"metric key {key!r} must be a str, not {type(key).__name__}")
     if not key:
@@ -31,9 +34,16 @@ def check_key(key: object) -> str:
         )
     if any(c < " " or c == "\x7f" for c in key):
         raise LogKeyError(f"metric key {key!r} contains a control character")
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LogKeyError(
+                f"metric key {key!r} is not valid Unicode text (it holds a lone surrogate)"
+            ) from None
     if key.startswith("/") or key.endswith("/") or "//" in key:
         raise LogKeyError(f"metric key {key!r} has an empty '/'-separated part")
-    if key in RESERVED_KEYS:
+    if reserved and key in RESERVED_KEYS:
         raise LogKeyError(
             f"metric key {key!r} is reserved (history columns are "
             f"{', '.join(sorted(RESERVED_KEYS))}); pass the step as log(..., step=N) "
@@ -89,7 +99,7 @@ def normalize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         raise LogTypeError(f"log() takes a dict of metrics, not {type(data).__name__}")
     out: dict[str, Any] = {}
     for key, value in data.items():
-        check_key(key)
+        check_key(key, reserved=False)
         full = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(normalize(value, f"{full}/"))

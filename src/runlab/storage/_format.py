@@ -6,6 +6,7 @@ File layout::
     frame*                                    appended by the run's writer thread
 
     frame   = magic b"RF" | kind u8 | flags u8 | length u32 | crc32 u32 | payload[length]
+              crc32 covers kind, flags and payload; length is never 0
 
 A crash can only tear the tail: a reader stops at the first frame whose header, length or
 checksum is wrong and then scans forward for the next intact frame, so a corrupt record loses
@@ -28,6 +29,7 @@ itself only. Integers are little-endian.
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import struct
 import sys
@@ -59,7 +61,12 @@ Record = tuple[int, float, dict[str, Any]]
 
 def frame(kind: int, payload: bytes) -> bytes:
     """Wrap ``payload`` in a frame header with its length and CRC32."""
-    return _FRAME.pack(FRAME_MAGIC, kind, 0, len(payload), zlib.crc32(payload)) + payload
+    return _FRAME.pack(FRAME_MAGIC, kind, 0, len(payload), _crc(kind, 0, payload)) + payload
+
+
+def _crc(kind: int, flags: int, payload: bytes | memoryview) -> int:
+    # The header's kind is checked too: a flipped kind would hand a payload to the wrong decoder.
+    return zlib.crc32(payload, zlib.crc32(bytes((kind, flags))))
 
 
 def _le(a: array[Any]) -> bytes:
@@ -81,7 +88,17 @@ def _column(values: list[Any]) -> tuple[bytes, array[Any]]:
             return b"q", array("q", values)
         except OverflowError:  # ints beyond int64 are stored as float64 (documented)
             pass
-    return b"d", array("d", values)
+    try:
+        return b"d", array("d", values)
+    except OverflowError:  # ints beyond float64's range are stored as ±inf (documented)
+        return b"d", array("d", [_saturate(v) for v in values])
+
+
+def _saturate(value: float | int | bool) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 Columns = dict[str, tuple[list[Any], list[tuple[int, int]]]]
@@ -214,11 +231,13 @@ def iter_frames(buf: bytes | mmap.mmap, report: ScanReport | None = None) -> Ite
     pos = len(FILE_HEADER)
     bad_start = -1
     while pos + FRAME_HEADER_SIZE <= size:
-        magic, kind, _flags, length, crc = _FRAME.unpack_from(view, pos)
+        magic, kind, flags, length, crc = _FRAME.unpack_from(view, pos)
         end = pos + FRAME_HEADER_SIZE + length
-        if magic == FRAME_MAGIC and length <= MAX_FRAME and end <= size:
+        # No frame is empty: an empty span's CRC is trivially right, so a stray b"RF" followed
+        # by zeros inside a torn frame must not read as one.
+        if magic == FRAME_MAGIC and 0 < length <= MAX_FRAME and end <= size:
             payload = view[pos + FRAME_HEADER_SIZE : end]
-            if zlib.crc32(payload) == crc:
+            if _crc(kind, flags, payload) == crc:
                 if bad_start >= 0 and report is not None:
                     report.corrupt_ranges = (report.corrupt_ranges or []) + [(bad_start, pos)]
                 bad_start = -1

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.pool import StaticPool
 
-from runlab._errors import StorageError
+from runlab._errors import RunlabWarning, StorageError
 from runlab.storage._catalog import MIN_PREFIX, Catalog, ProjectInfo
 from runlab.storage._layout import RunRecord, _json_default
 
@@ -74,6 +74,8 @@ _runs = sa.Table(
     sa.Index("ix_runs_status", "status"),
     sa.Index("ix_runs_name", "name"),
 )
+# What a RunRecord is built from, in _from_row's order.
+_RECORD_COLUMNS = [c for c in _runs.c if c.name not in ("last_activity", "signature")]
 
 # One row per (run, tag) so "has all these tags" is plain indexed SQL on any engine.
 _tags = sa.Table(
@@ -139,7 +141,7 @@ class SQLiteCatalog(Catalog):
             warnings.warn(
                 f"runlab: cannot use the catalog file {path} ({exc}); indexing runs in memory "
                 "for this session instead",
-                RuntimeWarning,
+                RunlabWarning,
                 stacklevel=3,
             )
             self._engine = _memory_engine()
@@ -191,13 +193,14 @@ class SQLiteCatalog(Catalog):
         return StorageError(f"{where}: {reason}")
 
     def upsert(self, records: Sequence[tuple[RunRecord, str]]) -> None:
-        rows = {record.id: _to_row(record, signature) for record, signature in records}
-        if not rows:
+        latest = {record.id: (record, signature) for record, signature in records}
+        if not latest:
             return
+        rows = [_to_row(record, signature) for record, signature in latest.values()]
         tag_rows = [
-            {"run_id": run_id, "tag": tag}
-            for run_id, row in rows.items()
-            for tag in dict.fromkeys(json.loads(row["tags"]))
+            {"run_id": record.id, "tag": tag}
+            for record, _ in latest.values()
+            for tag in dict.fromkeys(record.tags)
         ]
         stmt = sqlite_insert(_runs)
         stmt = stmt.on_conflict_do_update(
@@ -206,8 +209,8 @@ class SQLiteCatalog(Catalog):
         )
 
         def op(conn: sa.Connection) -> None:
-            _delete_tags(conn, rows)
-            conn.execute(stmt, list(rows.values()))
+            _delete_tags(conn, list(latest))
+            conn.execute(stmt, rows)
             if tag_rows:
                 conn.execute(sa.insert(_tags), tag_rows)
 
@@ -414,7 +417,6 @@ def _to_row(record: RunRecord, signature: str) -> dict[str, Any]:
     }
 
 
-_RECORD_COLUMNS = [c for c in _runs.c if c.name not in ("last_activity", "signature")]
 _decode = json.JSONDecoder().raw_decode  # no whitespace check: we wrote the text ourselves
 
 
@@ -422,7 +424,7 @@ def _loads(text: str) -> Any:
     return _decode(text)[0]
 
 
-def _from_row(row: sa.Row[Any]) -> RunRecord:
+def _from_row(row: Sequence[Any]) -> RunRecord:
     # Positional unpacking: listing 10,000 runs spends most of its time in this function.
     (
         run_id,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runlab._errors import InvalidRunId, RunNotFound, StorageError
+from runlab._errors import InvalidRunId, RunlabWarning, RunNotFound, StorageError
 from runlab._status import RunStatus
 from runlab.storage._catalog import Catalog, ProjectInfo
 from runlab.storage._layout import CATALOG_FILE, RUN_JSON, RunRecord, read_json, runs_dir
@@ -129,10 +129,13 @@ class RunStore:
         with self._lock:
             if not (full or force) and time.monotonic() - self._last_sync < SYNC_INTERVAL:
                 return None
-            ids = _list_run_ids(self.runs_dir)
+            if not self.root.is_dir():
+                return SyncReport(0, 0)  # no store yet: nothing to index, nowhere to keep it
             catalog = self.catalog
             try:
-                report = _index(catalog, self.runs_dir, ids, full=full)
+                report = _index(catalog, self.runs_dir, full=full)
+            except _ListingFailed:
+                raise
             except StorageError as exc:
                 report = self._fall_back_to_memory(catalog, exc)
             self._last_sync = time.monotonic()
@@ -158,11 +161,11 @@ class RunStore:
         warnings.warn(
             f"runlab: the catalog of {self.root} failed ({exc}); reading run directories "
             "into memory instead",
-            RuntimeWarning,
+            RunlabWarning,
             stacklevel=4,
         )
         memory = SQLiteCatalog(None)
-        report = _index(memory, self.runs_dir, _list_run_ids(self.runs_dir), full=True)
+        report = _index(memory, self.runs_dir, full=True)
         self._catalog = memory
         return report
 
@@ -252,6 +255,10 @@ class RunStore:
             self._ask(lambda catalog: catalog.remove(ids))
 
 
+class _ListingFailed(StorageError):
+    """``runs/`` cannot be listed: a fault of the store, not of the catalog."""
+
+
 def _is_plain_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and "/" not in name and os.sep not in name
 
@@ -264,11 +271,14 @@ def _list_run_ids(directory: Path) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        raise StorageError(f"cannot list runs in {directory}: {exc}") from exc
+        raise _ListingFailed(f"cannot list runs in {directory}: {exc}") from exc
 
 
-def _index(catalog: Catalog, directory: Path, ids: list[str], *, full: bool) -> SyncReport:
+def _index(catalog: Catalog, directory: Path, *, full: bool) -> SyncReport:
+    # Read the catalog before listing: a run another reader indexes in between is then either
+    # unknown here or already on disk when we list, so it is never mistaken for a removed one.
     known = catalog.signatures()
+    ids = _list_run_ids(directory)
     present = set(ids)
     gone = [run_id for run_id in known if run_id not in present]
     changed: list[tuple[RunRecord, str]] = []

@@ -66,7 +66,7 @@ class HistoryWriter:
         self.queue: deque[Record] = deque()
         self.key_last_step: dict[str, int] = {}
         """Last step written or drained per key (guarded by ``lock``)."""
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.dropped_frames = 0
         self._flush_interval = flush_interval
         self._fsync = fsync
@@ -80,7 +80,7 @@ class HistoryWriter:
         self._pending_bytes = 0
         self._file: Any = None
         self._faults: set[str] = set()
-        self._flush_lock = threading.Lock()
+        self._flush_lock = threading.RLock()
         self._cond = threading.Condition()
         self._started = 0
         self._done = 0
