@@ -25,10 +25,12 @@ FIGURES = (
     "init(), defaults",
     "init(), capture off",
     "finish() after",
+    "finish() of a 100-step run",
     "disk per scalar point",
     "Api().run().history(['loss'])",
     "read_series",
-    "SDK resident memory",
+    "SDK resident memory, 5 floats/call",
+    "SDK resident memory, 100 floats/call",
     "import runlab resident memory",
 )
 
@@ -50,5 +52,11 @@ def test_bench_smoke_runs_and_reports_every_figure(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     ids = {f["id"] for f in doc["figures"]}
     assert {"log_ratio", "ingest_100_mpts", "import_net_ms", "init_ms", "finish_ms"} <= ids
-    assert {"bytes_per_point", "read_api_ms", "read_read_series_ms", "memory_added_mb"} <= ids
+    assert {
+        "bytes_per_point",
+        "read_api_ms",
+        "read_read_series_ms",
+        "memory_5_added_mb",
+        "memory_100_added_mb",
+    } <= ids
     assert all(f["value"] is not None for f in doc["figures"])

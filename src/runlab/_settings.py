@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
@@ -61,8 +62,12 @@ class Settings:
             raise SettingsError(f"mode={self.mode!r} is not one of {', '.join(MODES)}")
         for name in ("flush_interval", "heartbeat_interval"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise SettingsError(f"{name}={value!r} must be a number > 0")
+            # Beyond TIMEOUT_MAX (inf included) the writer thread's timed wait would raise.
+            if not isinstance(value, (int, float)) or not 0 < value <= threading.TIMEOUT_MAX:
+                raise SettingsError(
+                    f"{name}={value!r} must be a number > 0 (seconds, at most "
+                    f"{threading.TIMEOUT_MAX:.0f})"
+                )
         if not isinstance(self.buffer_size, int) or self.buffer_size < 1:
             raise SettingsError(f"buffer_size={self.buffer_size!r} must be an int >= 1")
 

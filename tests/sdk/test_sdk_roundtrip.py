@@ -26,7 +26,7 @@ FAST = {
     "capture_command": False,
 }
 PROPERTY = settings(
-    max_examples=600,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -127,7 +127,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def same_list(a: list[Any], b: list[Any]) -> bool:
-    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
 
 
 def replay(run: runlab.Run, actions: list[Any]) -> dict[str, dict[int, Any]]:

@@ -34,9 +34,7 @@ from runlab.storage._format import (
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NP_DTYPES = {"d": "<f8", "q": "<i8", "?": "?"}
 
-PROPERTY = settings(
-    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # -- strategies --------------------------------------------------------------------------------
@@ -74,7 +72,7 @@ def batches(draw: st.DrawFn) -> list[Record]:
     rows = [
         draw(st.dictionaries(st.sampled_from(pool), scalars, max_size=len(pool))) for _ in range(n)
     ]
-    return list(zip(steps, ts, rows))
+    return list(zip(steps, ts, rows, strict=True))
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -121,9 +119,9 @@ def decode_rows(payload: bytes) -> list[tuple[int, int, dict[str, Any]]]:
         else:
             where = np.frombuffer(zlib.decompress(col.rows), dtype="<u4").tolist()
         assert len(where) == len(values)
-        for row, value in zip(where, values):
+        for row, value in zip(where, values, strict=True):
             rows[row][key] = value
-    return list(zip(steps, micros, rows))
+    return list(zip(steps, micros, rows, strict=True))
 
 
 def same(a: Any, b: Any) -> bool:
@@ -139,7 +137,7 @@ def same(a: Any, b: Any) -> bool:
 
 def assert_rows_equal(got: list[Any], want: list[Any]) -> None:
     assert len(got) == len(want)
-    for (gs, gt, gd), (ws, wt, wd) in zip(got, want):
+    for (gs, gt, gd), (ws, wt, wd) in zip(got, want, strict=True):
         assert (gs, gt) == (ws, wt)
         assert gd.keys() == wd.keys()
         for key in wd:
@@ -222,9 +220,7 @@ def test_event_payload_round_trips(event: dict[str, Any]) -> None:
 
 payloads = st.one_of(
     batches().map(lambda r: (KIND_HISTORY, encode_history(r))),
-    st.dictionaries(keys, st.integers(), max_size=3).map(
-        lambda e: (KIND_EVENT, encode_event(e))
-    ),
+    st.dictionaries(keys, st.integers(), max_size=3).map(lambda e: (KIND_EVENT, encode_event(e))),
     st.tuples(st.sampled_from([KIND_HISTORY, KIND_EVENT]), st.binary(min_size=1, max_size=64)),
 )
 

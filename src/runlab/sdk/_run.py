@@ -200,7 +200,11 @@ class Run:
             StepOrderError: ``step`` is below a key's last step.
             RunFinishedError: the run has finished.
         """
-        if self._known.issuperset(data) and FAST_TYPES.issuperset(map(type, data.values())):
+        if (
+            type(data) is dict
+            and self._known.issuperset(data)
+            and FAST_TYPES.issuperset(map(type, data.values()))
+        ):
             flat = dict(data)
         else:
             flat = self._admit(data)

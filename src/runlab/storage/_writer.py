@@ -30,6 +30,7 @@ from runlab.storage._format import (
 )
 
 MAX_RECORDS_PER_FRAME = 50_000
+MAX_KEYS_PER_FRAME = 65_535  # the frame's key count is a u16
 MAX_PENDING_BYTES = 64 << 20
 
 BatchHook = Callable[[list[Record], Columns], None]
@@ -174,7 +175,17 @@ class HistoryWriter:
                 batches.append((chunk, cols))
         frames: list[bytes] = []
         for chunk, cols in batches:
-            frames.append(frame(KIND_HISTORY, encode_history(chunk, cols)))
+            keys = list(cols)
+            for k in range(0, len(keys), MAX_KEYS_PER_FRAME):
+                part = (
+                    cols
+                    if len(keys) <= MAX_KEYS_PER_FRAME
+                    else {key: cols[key] for key in keys[k : k + MAX_KEYS_PER_FRAME]}
+                )
+                try:
+                    frames.append(frame(KIND_HISTORY, encode_history(chunk, part)))
+                except Exception as exc:  # reported; the writer goes on with the next batch
+                    self._fault("encode", exc)
             if self._on_batch is not None:
                 try:
                     self._on_batch(chunk, cols)
