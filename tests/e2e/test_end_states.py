@@ -280,10 +280,12 @@ def test_signal_while_logging(children: Any, block: str, signum: int, write_thro
 
 
 @pytest.mark.xfail(
-    strict=True,
+    # Not strict: it depends on where the signal lands, and now and then it lands well.
+    strict=False,
     reason="bug: with write_through, log() flushes in the caller's thread holding the writer's "
-    "flush lock; the SIGTERM handler interrupts it there and close() waits for that lock "
-    "forever (the process hangs instead of dying)",
+    "flush lock; the SIGTERM handler runs there, and close() waits (30 s join timeout) for the "
+    "writer thread blocked on that lock, or re-enters the file's BufferedWriter (RuntimeError, "
+    "exit status 1)",
 )
 def test_sigterm_while_logging_write_through(children: Any) -> None:
     returncode, err, last = interrupt_busy_child(children, "plain", signal.SIGTERM, True)
