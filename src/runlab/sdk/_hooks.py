@@ -2,19 +2,25 @@
 
 Installed on the first ``init()`` (never at import): an ``atexit`` handler that finishes every
 open run, a ``sys.excepthook`` and ``sys.exit`` wrapper that remember why the process is ending,
-and a SIGTERM handler (only when SIGTERM still has its default action) that marks open runs
-``killed`` and then lets the signal terminate the process as it would have.
+and a SIGTERM handler (only when SIGTERM still has its default action).
+
+The SIGTERM handler does no work in the frame it interrupts (that frame may hold runlab's own
+locks): it raises :class:`Terminated`, so the stack unwinds and releases them. A ``with`` block
+or the ``atexit`` handler then ends open runs as ``killed``, and the process finally dies by
+SIGTERM as it would have without runlab. While a run is being finished the signal is held back
+and raised right after (see :func:`critical`).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -32,9 +38,36 @@ class _ExitState:
         self.exit_code: int | None = None
         self.exc: BaseException | None = None
         self.exc_text: str | None = None
+        self.terminated = False
+        self.critical = 0
+        self.pending_signal: int | None = None
 
 
 _state = _ExitState()
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def critical() -> Iterator[None]:
+    """Hold SIGTERM back while a run is being finished; raise it right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.critical += 1
+    try:
+        yield
+    finally:
+        _state.critical -= 1
+        if _state.critical == 0 and _state.pending_signal is not None:
+            signum, _state.pending_signal = _state.pending_signal, None
+            raise Terminated(signum)
 
 
 def register(run: Run) -> None:
@@ -101,20 +134,28 @@ def _exit_code(status: Any) -> int:
 
 
 def _on_sigterm(signum: int, _frame: Any) -> None:
-    for run in open_runs():
-        run._end_from_hook(RunStatus.KILLED, err_msg="terminated by SIGTERM", exit_code=-signum)
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    _state.terminated = True
+    if _state.critical:
+        _state.pending_signal = signum
+        return
+    raise Terminated(signum)
 
 
 def _at_exit() -> None:
     status, err, code, tb = RunStatus.FINISHED, None, _state.exit_code, None
     exc = _state.exc
-    if isinstance(exc, KeyboardInterrupt):
+    if _state.terminated or isinstance(exc, Terminated):
+        status, err, code = RunStatus.KILLED, "terminated by SIGTERM", -signal.SIGTERM
+    elif isinstance(exc, KeyboardInterrupt):
         status, err = RunStatus.KILLED, "KeyboardInterrupt"
     elif exc is not None:
         status, err, tb = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", _state.exc_text
+        code = 1 if code is None else code
     elif code:
         status, err = RunStatus.FAILED, f"exit code {code}"
     for run in open_runs():
         run._end_from_hook(status, err_msg=err, exit_code=code, traceback=tb)
+    if _state.terminated:
+        # End the way SIGTERM ends a process, so schedulers see the real cause.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)

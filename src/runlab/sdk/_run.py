@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from runlab._console import silenced
 from runlab._errors import (
     LogTypeError,
     RunExistsError,
@@ -266,6 +267,8 @@ class Run:
         where = getattr(self, "dir", None) or self.settings.dir
         run_id = getattr(self, "id", None) or "(id not chosen yet)"
         message = f"{kind} failed under {where}: {exc}"
+        if message in self._faults:
+            return
         self._faults.append(message)
         if not self._warned:
             self._warned = True
@@ -439,6 +442,16 @@ class Run:
             if self._finished:
                 return
             self._finished = True
+        with _hooks.critical():
+            self._finish_now(status, err_msg, exit_code, traceback)
+
+    def _finish_now(
+        self,
+        status: RunStatus,
+        err_msg: str | None,
+        exit_code: int | None,
+        traceback: str | None,
+    ) -> None:
         self.log = self._log_after_finish  # type: ignore[method-assign]
         self._status = status
         self._err_msg = err_msg
@@ -494,6 +507,8 @@ class Run:
     ) -> None:
         if exc is None:
             self._end(RunStatus.FINISHED, None, None, None)
+        elif isinstance(exc, _hooks.Terminated):
+            self._end(RunStatus.KILLED, "terminated by SIGTERM", -exc.signum, None)
         elif isinstance(exc, KeyboardInterrupt):
             self._end(RunStatus.KILLED, "KeyboardInterrupt", None, None)
         elif isinstance(exc, SystemExit):
@@ -603,6 +618,12 @@ class Run:
             write_json_atomic(self.dir / METADATA_JSON, meta)
         except Exception as exc:
             self._on_fault("metadata capture", exc)
+        if not silenced(s.quiet):
+            # Import the end-of-run block's code now, off the training thread: imports during
+            # interpreter exit would also make CPython forget an unhandled Ctrl-C.
+            from runlab.sdk._terminal import warm_up
+
+            warm_up()
 
 
 def _noop_log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:

@@ -317,3 +317,12 @@ def _final_line(name: str, run_id: str, status: str, run_dir: str | os.PathLike[
     line.append(_display_path(run_dir), style="cyan")
     line.append(f" · view: {_show_command(run_id, run_dir)}")
     return line
+
+
+def warm_up() -> None:
+    """Import what :func:`print_end` needs (called from a background thread at init)."""
+    import rich.cells
+    import rich.text
+
+    get_console()
+    del rich

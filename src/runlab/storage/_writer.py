@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -137,9 +138,15 @@ class HistoryWriter:
     # -- writer thread -------------------------------------------------------------------
 
     def _loop(self) -> None:
+        # Drain on a fixed cadence of half the flush interval (not "interval after the last
+        # flush ended"): a point waits at most half an interval to be drained, leaving the
+        # other half for encoding and writing while the training loop competes for the GIL.
+        period = self._flush_interval / 2
+        deadline = time.monotonic() + period
         while not self._closing:
-            self._wake.wait(self._flush_interval)
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
             self._wake.clear()
+            deadline = max(deadline + period, time.monotonic())
             self._flush_once()
             if self._on_tick is not None:
                 try:
@@ -215,6 +222,7 @@ class HistoryWriter:
 
     def _open(self) -> Any:
         if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # it may have failed at init
             f = open(self.path, "ab")  # noqa: SIM115 - held open for the run's lifetime
             if f.tell() == 0:
                 f.write(FILE_HEADER)
