@@ -7,6 +7,7 @@ to ``OUT_JSON`` (not stdout: a run with default settings tees stdout into its ow
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,39 +124,52 @@ class _GcClock:
 
 
 def _diagnose_log(runlab: Any, rows: list[dict[str, float]], p: Result) -> Result:
-    """One extra, untimed-for-the-figure repeat: where the caller's time goes.
+    """One extra repeat, not part of the figure: where the caller's time goes.
 
     The garbage collector's share (both loops allocate, the SDK's writer too), and the CPU time
     of the SDK's own threads per call, which the caller pays for through the GIL.
     """
-    import psutil
-
     n = p["calls"]
-    out: Result = {}
-    clock = _GcClock()
+    floor_clock, log_clock = _GcClock(), _GcClock()
     gc.collect()
-    gc.callbacks.append(clock)
-    try:
+    with _gc_clock(floor_clock):
         _time_floor(rows, n)
-        out["floor_gc"] = clock.per_call_us(n)
-        gc.collect()
-        clock.__init__()  # type: ignore[misc]
-        before = set(threading.enumerate())
+    gc.collect()
+    cpu_before = _thread_cpu()
+    with _gc_clock(log_clock):
         run = _init(runlab, p["root"], p["defaults"], "log-cost-diagnosis")
         _time_log(run.log, rows, n)
-        out["log_gc"] = clock.per_call_us(n)
+    cpu_after = _thread_cpu()
+    run.finish()
+    return {
+        "floor_gc": floor_clock.per_call_us(n),
+        "log_gc": log_clock.per_call_us(n),
+        "sdk_thread_cpu_us_per_call": {
+            name: (cpu - cpu_before.get(name, 0.0)) / n * 1e6 for name, cpu in cpu_after.items()
+        },
+    }
+
+
+@contextlib.contextmanager
+def _gc_clock(clock: _GcClock) -> Iterator[None]:
+    gc.callbacks.append(clock)
+    try:
+        yield
     finally:
         gc.callbacks.remove(clock)
-    sdk_threads = {t.native_id: t.name for t in threading.enumerate() if t not in before}
-    sdk_threads.update({t.native_id: t.name for t in threading.enumerate() if t.daemon})
-    cpu = {
-        sdk_threads[t.id]: (t.user_time + t.system_time) / n * 1e6
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of every thread but the main one, by thread name."""
+    import psutil
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    main = threading.main_thread().native_id
+    return {
+        names.get(t.id, str(t.id)): t.user_time + t.system_time
         for t in psutil.Process().threads()
-        if t.id in sdk_threads
+        if t.id != main
     }
-    run.finish()
-    out["sdk_thread_cpu_us_per_call"] = cpu
-    return out
 
 
 def _row_pool(n: int) -> list[tuple[float, ...]]:
@@ -340,8 +354,9 @@ def memory(p: Result) -> Result:
     import psutil
 
     proc = psutil.Process()
-    calls = p["points"] // len(_workload.KEYS)
-    rows = _workload.training_rows(calls)
+    width = p["width"]
+    calls = p["points"] // width
+    rows = _training_or_wide(calls, width)
     first = next(rows)  # the generator's working set belongs to the "training loop", not the SDK
     gc.collect()
     before_import = proc.memory_info().rss
@@ -353,9 +368,10 @@ def memory(p: Result) -> Result:
     log = run.log
     log(first)
     peak = before_init
+    every = max(1, 10_000 // (1 + width // 10))
     for i, row in enumerate(rows, 1):
         log(row)
-        if i % 10_000 == 0:
+        if i % every == 0:
             peak = max(peak, proc.memory_info().rss)
     end = proc.memory_info().rss
     peak = max(peak, end)
@@ -364,13 +380,25 @@ def memory(p: Result) -> Result:
     after_finish = proc.memory_info().rss
     mb = 1024 * 1024
     return {
-        "points": calls * len(_workload.KEYS),
+        "width": width,
+        "points": calls * width,
         "import_mb": (before_init - before_import) / mb,
         "added_mb": (end - before_init) / mb,
         "peak_added_mb": (peak - before_init) / mb,
         "after_finish_added_mb": (after_finish - before_init) / mb,
         "rss_before_import_mb": before_import / mb,
     }
+
+
+def _training_or_wide(calls: int, width: int) -> Iterator[dict[str, float]]:
+    """The training keys, or ``width`` keys with fresh float objects in every payload."""
+    if width == len(_workload.KEYS):
+        yield from _workload.training_rows(calls)
+        return
+    pool = _workload.wide_rows(width)
+    for i in range(calls):
+        # A training loop builds new floats every step; reusing the pool's would hide their cost.
+        yield {k: v * 1.000001 for k, v in pool[i % len(pool)].items()}
 
 
 # -- warm-up ----------------------------------------------------------------------------------

@@ -19,12 +19,20 @@ import _workload
 BENCH = Path(__file__).resolve().parent
 PEERS_DIR = BENCH / ".peers"
 
-# What pip installs for each peer (the loop itself is in _peer_loop.py).
+# What pip installs into each virtualenv (the loops themselves are in _peer_loop.py).
 REQUIREMENTS = {
     "wandb": ["wandb"],
     "mlflow": ["mlflow"],
     "trackio": ["trackio"],
     "tensorboardX": ["tensorboardX"],
+}
+# Peer (a loop in _peer_loop.py) -> the virtualenv it runs in.
+PEERS = {
+    "wandb": "wandb",
+    "mlflow": "mlflow",
+    "mlflow-sqlite": "mlflow",
+    "trackio": "trackio",
+    "tensorboardX": "tensorboardX",
 }
 REPEATS = 3
 
@@ -42,18 +50,18 @@ def _tail(proc: subprocess.CompletedProcess[str]) -> str:
     return text[-1] if text else f"exit {proc.returncode}"
 
 
-def ensure_venv(peer: str) -> Path:
-    """The peer's interpreter, installing the peer first if its virtualenv is not ready."""
-    venv = PEERS_DIR / peer
+def ensure_venv(name: str) -> Path:
+    """The virtualenv's interpreter, installing it first if it is not ready."""
+    venv = PEERS_DIR / name
     python = _python(venv)
     ready = venv / ".installed"
     if ready.exists() and python.exists():
         return python
-    print(f"  installing {peer} into {venv} ...", file=sys.stderr, flush=True)
+    print(f"  installing {name} into {venv} ...", file=sys.stderr, flush=True)
     steps = [
         [sys.executable, "-m", "venv", "--clear", str(venv)],
         [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"],
-        [str(python), "-m", "pip", "install", "-q", *REQUIREMENTS[peer]],
+        [str(python), "-m", "pip", "install", "-q", *REQUIREMENTS[name]],
     ]
     for cmd in steps:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
@@ -64,7 +72,7 @@ def ensure_venv(peer: str) -> Path:
 
 
 def run_peer(peer: str, calls: int, work: Path, rows_file: Path) -> dict[str, Any]:
-    python = ensure_venv(peer)
+    python = ensure_venv(PEERS[peer])
     peer_work = work / f"peer-{peer}"
     peer_work.mkdir(parents=True, exist_ok=True)
     out = work / f"peer-{peer}.json"
@@ -85,7 +93,7 @@ def run_all(calls: int, work: Path, runlab: dict[str, Any] | None) -> dict[str, 
     rows_file = work / "peer-rows.json"
     rows_file.write_text(json.dumps([dict(zip(_workload.KEYS, v, strict=True)) for v in values]))
     results: dict[str, Any] = {} if runlab is None else {"runlab": runlab}
-    for peer in REQUIREMENTS:
+    for peer in PEERS:
         try:
             results[peer] = run_peer(peer, calls, work, rows_file)
         except (PeerSkipped, subprocess.TimeoutExpired) as exc:
@@ -97,9 +105,11 @@ def run_all(calls: int, work: Path, runlab: dict[str, Any] | None) -> dict[str, 
 def render(results: dict[str, Any]) -> str:
     header = ("tracker", "version", "µs/call", "× own floor", "close", "import")
     rows = []
+    skipped = []
     for r in results.values():
         if "skipped" in r:
-            rows.append((r["peer"], "—", "skipped", r["skipped"][:60], "", ""))
+            rows.append((r["peer"], "—", "skipped", "", "", ""))
+            skipped.append(f"{r['peer']} skipped: {r['skipped']}")
             continue
         us, floor = r["log_s"] * 1e6, r["floor_s"] * 1e6
         close_ms = f"{r['close_s'] * 1e3:.0f} ms"

@@ -41,6 +41,7 @@ SIZES: dict[str, dict[str, int]] = {
         "read_steps": 1_000_000,
         "read_repeats": 5,
         "memory_points": 2_000_000,
+        "memory_wide_points": 6_000_000,
         "peer_calls": 20_000,
     },
     "quick": {
@@ -54,6 +55,7 @@ SIZES: dict[str, dict[str, int]] = {
         "read_steps": 200_000,
         "read_repeats": 5,
         "memory_points": 1_000_000,
+        "memory_wide_points": 3_000_000,
         "peer_calls": 5_000,
     },
     "smoke": {
@@ -67,6 +69,7 @@ SIZES: dict[str, dict[str, int]] = {
         "read_steps": 2_000,
         "read_repeats": 1,
         "memory_points": 2_000,
+        "memory_wide_points": 2_000,
         "peer_calls": 200,
     },
 }
@@ -155,6 +158,7 @@ def _env(work: Path) -> dict[str, str]:
 def measure(name: str, params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Run ``bench/_measures.py NAME`` in a fresh interpreter and return its JSON result."""
     out = workdir / f"result-{name}-{time.monotonic_ns()}.json"
+    cpu_before = _cpu_times()
     proc = subprocess.run(
         [sys.executable, str(BENCH / "_measures.py"), name, json.dumps(params), str(out)],
         cwd=REPO,
@@ -166,7 +170,29 @@ def measure(name: str, params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
         raise MeasureFailed(f"{name} exited {proc.returncode}:\n{tail}")
     result: dict[str, Any] = json.loads(out.read_text())
+    result["cpu_steal"] = _steal_since(cpu_before)
     return result
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all, stolen) CPU ticks from ``/proc/stat``; None where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields), fields[7] if len(fields) > 7 else 0
+
+
+def _steal_since(before: tuple[int, int] | None) -> float | None:
+    """Share of CPU time a hypervisor took from this machine since ``before``.
+
+    On a shared virtual machine this, more than anything in runlab, decides how noisy a figure is.
+    """
+    after = _cpu_times()
+    if before is None or after is None or after[0] == before[0]:
+        return None
+    return (after[1] - before[1]) / (after[0] - before[0])
 
 
 def _median_of(runs: list[dict[str, Any]], key: str) -> float:
@@ -255,6 +281,10 @@ def fig_lifecycle(size: dict[str, int], root: str, work: Path, raw: dict[str, An
             params = {"points": size["lifecycle_points"], "root": root, "defaults": defaults}
             runs[defaults].append(measure("lifecycle", params, work))
     raw["lifecycle_defaults"], raw["lifecycle_capture_off"] = runs[True], runs[False]
+    short = raw["lifecycle_short"] = measure(
+        "lifecycle", {"points": 500, "root": root, "defaults": True}, work
+    )
+    short_ms = short["finish_s"] * 1e3
     pts = _n(runs[True][0]["points"])
     init_ms = _median_of(runs[True], "init_s") * 1e3
     init_off_ms = _median_of(runs[False], "init_s") * 1e3
@@ -272,6 +302,14 @@ def fig_lifecycle(size: dict[str, int], root: str, work: Path, raw: dict[str, An
             f"{finish_ms:.1f} ms",
             "<=",
             250.0,
+        ),
+        info(
+            "finish_short_ms",
+            "finish() of a 100-step run, defaults",
+            short_ms,
+            "ms",
+            f"{short_ms:.1f} ms",
+            "info (waits for environment capture)",
         ),
         judged(
             "bytes_per_point",
@@ -302,20 +340,27 @@ def fig_read(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -
 
 
 def fig_memory(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -> list[Figure]:
-    r = raw["memory"] = measure("memory", {"points": size["memory_points"], "root": root}, work)
-    added, peak, imp = r["added_mb"], r["peak_added_mb"], r["import_mb"]
-    return [
-        judged(
-            "memory_added_mb",
-            f"SDK resident memory after {_n(r['points'])} pts",
-            added,
-            "MB",
-            f"{added:.1f} MB (peak {peak:.1f})",
-            "<=",
-            40.0,
-        ),
-        info("memory_import_mb", "import runlab resident memory", imp, "MB", f"{imp:.1f} MB"),
-    ]
+    figures = []
+    for width, points in ((5, size["memory_points"]), (100, size["memory_wide_points"])):
+        params = {"points": points, "width": width, "root": root}
+        r = raw[f"memory_{width}"] = measure("memory", params, work)
+        added, peak = r["added_mb"], r["peak_added_mb"]
+        figures.append(
+            judged(
+                f"memory_{width}_added_mb",
+                f"SDK resident memory, {width} floats/call ({_n(r['points'])} pts)",
+                added,
+                "MB",
+                f"{added:.1f} MB (peak {peak:.1f})",
+                "<=",
+                40.0,
+            )
+        )
+    imp = raw["memory_5"]["import_mb"]
+    figures.append(
+        info("memory_import_mb", "import runlab resident memory", imp, "MB", f"{imp:.1f} MB")
+    )
+    return figures
 
 
 FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Figure]]] = {
@@ -363,6 +408,14 @@ def _runlab_as_peer(
     }
 
 
+def _load() -> float | None:
+    """The 1-minute load average (other work on the machine skews every figure)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on Windows
+        return None
+
+
 def _machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -395,11 +448,17 @@ def main(argv: list[str] | None = None) -> int:
         f"runlab bench ({mode}) — python {platform.python_version()}, {os.cpu_count()} CPUs",
         flush=True,
     )
+    load_before, cpu_start = _load(), _cpu_times()
+    if load_before is not None and load_before > 0.5 * (os.cpu_count() or 1):
+        print(f"  note: load average {load_before:.1f} before starting: figures will be noisy")
     figures: list[Figure] = []
     raw: dict[str, Any] = {}
     failed: list[str] = []
     try:
-        measure("warmup", {"root": str(work / "warmup")}, work)
+        try:
+            measure("warmup", {"root": str(work / "warmup")}, work)
+        except MeasureFailed as exc:  # every measure will fail too, and say why
+            print(f"! {exc}", file=sys.stderr)
         for name in args.only or MEASURE_NAMES:
             t0 = time.perf_counter()
             try:
@@ -419,8 +478,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run store kept at {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    steal = _steal_since(cpu_start)
     print()
     print(render(figures))
+    if steal is not None and steal > 0.02:
+        print(f"note: the hypervisor took {steal:.0%} of this machine's CPU time during the run;")
+        print("      figures taken on a busy host are slower and noisier than the code deserves.")
     if args.peers:
         print()
         print(_peers.render(peers))
@@ -429,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
             "mode": mode,
             "sizes": size,
             "machine": _machine(),
+            "load_average": {"before": load_before, "after": _load()},
+            "cpu_steal": steal,
             "runlab_env": {k: v for k, v in os.environ.items() if k.startswith("RUNLAB_")},
             "figures": [asdict(f) for f in figures],
             "raw": raw,
