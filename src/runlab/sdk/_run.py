@@ -45,6 +45,7 @@ from runlab.storage._writer import HistoryWriter
 _current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
 _time = time.time
 _SAMPLES = 256
+_QUEUED_POINTS = 200_000  # ~10 MB of queued Python floats: the SDK's memory bound
 
 
 class _Latest:
@@ -162,7 +163,6 @@ class Run:
             self.dir / HISTORY_FILE,
             flush_interval=s.flush_interval,
             fsync=s.fsync,
-            buffer_size=s.buffer_size,
             on_batch=self._on_batch,
             on_tick=self._on_tick,
             on_fault=self._on_fault,
@@ -228,7 +228,13 @@ class Run:
     def _admit(self, data: Mapping[str, Any]) -> dict[str, Any]:
         flat = normalize(data)
         self._known.update(flat)
+        if self._cap and flat:
+            self._cap = min(self._cap, self._points_cap(len(flat)))
         return flat
+
+    def _points_cap(self, width: float) -> int:
+        # Bound the queue by points, not calls, so wide log() calls cannot pile up memory.
+        return min(self.settings.buffer_size, max(256, int(_QUEUED_POINTS / width)))
 
     def _check_order(self, flat: dict[str, Any], step: int) -> None:
         writer = self._writer
@@ -255,6 +261,8 @@ class Run:
     def _on_batch(self, records: list[Record], cols: Columns) -> None:
         self._tracker.update(cols)
         self._samples.update(cols)
+        if self._cap:
+            self._cap = self._points_cap(sum(len(v) for v, _ in cols.values()) / len(records))
 
     def _on_tick(self) -> None:
         now = _time()

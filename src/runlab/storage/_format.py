@@ -78,6 +78,11 @@ def _le(a: array[Any]) -> bytes:
 
 def _column(values: list[Any]) -> tuple[bytes, array[Any]]:
     """Choose the narrowest exact dtype for one key's values in one block."""
+    if type(values[0]) is float:  # the common case; ints/bools among floats become floats
+        try:
+            return b"d", array("d", values)
+        except OverflowError:
+            return b"d", array("d", [_saturate(v) for v in values])
     types = set(map(type, values))
     if types == {float}:
         return b"d", array("d", values)
@@ -107,8 +112,9 @@ Columns = dict[str, tuple[list[Any], list[tuple[int, int]]]]
 def transpose(records: Sequence[Record]) -> Columns:
     """Per key: its values in order, and the row ranges ``[a, b)`` of the records holding it.
 
-    A batch of uniform ``log()`` calls (the common case) is transposed in C with
-    ``itemgetter`` and ``zip``; mixed batches are grouped into runs of records with equal keys.
+    A batch of uniform ``log()`` calls (the common case) is transposed in C, one
+    ``map(itemgetter(key))`` per key; mixed batches are grouped into runs of records with
+    equal keys.
     """
     n = len(records)
     dicts = list(map(itemgetter(2), records))
@@ -117,16 +123,9 @@ def transpose(records: Sequence[Record]) -> Columns:
     if width and len(set(map(len, dicts))) == 1:
         keys = tuple(first)
         try:
-            if width == 1:
-                return {keys[0]: (list(map(itemgetter(keys[0]), dicts)), [(0, n)])}
-            rows = list(map(itemgetter(*keys), dicts))
-        except KeyError:
+            return {k: (list(map(itemgetter(k), dicts)), [(0, n)]) for k in keys}
+        except KeyError:  # same sizes, different keys
             pass
-        else:
-            return {
-                k: (list(col), [(0, n)])
-                for k, col in zip(keys, zip(*rows, strict=False), strict=False)
-            }
     cols: Columns = {}
     i = 0
     while i < n:

@@ -39,14 +39,15 @@ FaultHook = Callable[[str, BaseException], None]
 
 
 class HistoryWriter:
-    """Appends frames to one run log from a daemon thread (or inline when write-through).
+    """Appends frames to one run log from a daemon thread.
+
+    ``write_through()`` flushes in the caller's thread instead (the run calls it after every
+    ``log()`` in write-through mode); ``flush()`` and ``wait_for_room()`` wait for the thread.
 
     Args:
         path: the ``history.rlog`` to append to (created with its header if missing).
         flush_interval: seconds between flushes; bounds what a SIGKILL can lose.
-        write_through: flush inside ``wait_written`` calls made after every log (see Run).
         fsync: ``os.fsync`` after each flush.
-        buffer_size: queued records above which ``wait_for_room`` blocks the caller.
         on_batch: called on the writer thread with each drained batch (summaries, samples).
         on_tick: called on the writer thread after every flush (heartbeat, run.json).
         on_fault: called once per distinct storage fault.
@@ -58,7 +59,6 @@ class HistoryWriter:
         *,
         flush_interval: float = 0.1,
         fsync: bool = False,
-        buffer_size: int = 20_000,
         on_batch: BatchHook | None = None,
         on_tick: Callable[[], None] | None = None,
         on_fault: FaultHook | None = None,
@@ -72,7 +72,6 @@ class HistoryWriter:
         self.dropped_frames = 0
         self._flush_interval = flush_interval
         self._fsync = fsync
-        self._buffer_size = buffer_size
         self._on_batch = on_batch
         self._on_tick = on_tick
         self._on_fault = on_fault
@@ -100,9 +99,8 @@ class HistoryWriter:
         self._events.append(frame(KIND_EVENT, encode_event(event)))
 
     def wait_for_room(self) -> None:
-        """Block until the writer has drained the queue (called when it is over capacity)."""
-        if len(self.queue) >= self._buffer_size:
-            self.flush(wait=True)
+        """Block until the writer has drained the queue (the caller found it over capacity)."""
+        self.flush(wait=True)
 
     def flush(self, wait: bool = True, timeout: float | None = 30.0) -> None:
         """Write everything queued so far; with ``wait``, return once it is written."""
