@@ -605,3 +605,14 @@ def test_the_public_names_are_pinned() -> None:
         assert hasattr(runlab, name), name
     errors = [getattr(runlab, n) for n in runlab.__all__ if n.endswith(("Error", "Id", "Found"))]
     assert all(issubclass(e, runlab.RunlabError) for e in errors)
+
+
+def test_an_empty_log_call_advances_the_step_and_faults_nothing(tmp_path: Path) -> None:
+    run = runlab.init(dir=tmp_path, settings=FAST)
+    run.log({})
+    run.log({"loss": 1.0})
+    assert run.summary["loss"] == 1.0
+    run.finish()
+    assert run.faults == ()
+    frame = runlab.Api(tmp_path).run(run.id).history()
+    assert frame["step"].to_list() == [1]

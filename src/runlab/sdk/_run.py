@@ -262,7 +262,8 @@ class Run:
         self._tracker.update(cols)
         self._samples.update(cols)
         if self._cap:
-            self._cap = self._points_cap(sum(len(v) for v, _ in cols.values()) / len(records))
+            points = sum(len(v) for v, _ in cols.values())
+            self._cap = self._points_cap(max(1.0, points / len(records)))
 
     def _on_tick(self) -> None:
         now = _time()
@@ -281,8 +282,8 @@ class Run:
         if not self._warned:
             self._warned = True
             warnings.warn(
-                f"runlab: run {run_id} cannot be stored ({message}); training continues and "
-                "runlab keeps retrying",
+                f"runlab: run {run_id}: {message}; training continues, unwritten data is "
+                "retried on every flush (details in run.faults)",
                 RunlabWarning,
                 stacklevel=2,
             )
