@@ -154,7 +154,7 @@ def _at_exit() -> None:
     elif code:
         status, err = RunStatus.FAILED, f"exit code {code}"
     for run in open_runs():
-        run._end_from_hook(status, err_msg=err, exit_code=code, traceback=tb)
+        run._end(status, err, code, tb)
     if _state.terminated:
         # End the way SIGTERM ends a process, so schedulers see the real cause.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -431,15 +431,6 @@ class Run:
             )
         self._end(final, err_msg, exit_code, None)
 
-    def _end_from_hook(
-        self,
-        status: RunStatus,
-        err_msg: str | None = None,
-        exit_code: int | None = None,
-        traceback: str | None = None,
-    ) -> None:
-        self._end(status, err_msg, exit_code, traceback)
-
     def _end(
         self,
         status: RunStatus,
