@@ -421,6 +421,50 @@ def warmup(p: Result) -> Result:
     return {}
 
 
+EPISODE_SCENARIO = {
+    **{f"joint{i}": f"${{uniform({-i}, {i + 1})}}" for i in range(8)},
+    **{f"mass{i}": f"${{gaussian({i + 1}, 0.1)}}" for i in range(4)},
+    "friction": "${truncated_gaussian(0.8, 0.3, 0.1, 1.5)}",
+    "lr": "${log_uniform(0.0001, 0.1)}",
+    "arm": "${categorical(['ur5', 'panda', 'kuka'])}",
+    "batch": "${discrete(3, [32, 64, 128], [0.3, 0.5, 0.2])}",
+    "noise": "${bernoulli(0.1)}",
+    "steps": "${randint(10, 100)}",
+    "goal": "${uniform_3d([-1, -1, 0], [1, 1, 1])}",
+    "light": "${gaussian(0, 1, size=3)}",
+}
+
+
+def episode(p: Result) -> Result:
+    """Seconds per ``create_episode()`` + sampling + ``finish()`` with a 20-parameter scenario."""
+    import runlab
+
+    assert len(EPISODE_SCENARIO) == 20
+    run = runlab.init(
+        project="bench",
+        dir=p["root"],
+        scenario=EPISODE_SCENARIO,
+        seed=7,
+        settings=_settings(runlab, defaults=False),
+    )
+    n = p["episodes"]
+    create = run.create_episode
+    for _ in range(min(50, n)):  # warm-up: imports, caches
+        create().finish()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        ep = create()
+        ep.finish()
+    per = (time.perf_counter() - t0) / n
+    scenario = run.scenario
+    t0 = time.perf_counter()
+    for k in range(n):
+        scenario.sample_episode(7, k)
+    sample = (time.perf_counter() - t0) / n
+    run.finish()
+    return {"per_episode_s": per, "sample_s": sample}
+
+
 MEASURES: dict[str, Callable[[Result], Result]] = {
     "warmup": warmup,
     "log_cost": log_cost,
@@ -430,6 +474,7 @@ MEASURES: dict[str, Callable[[Result], Result]] = {
     "write_history": write_history,
     "read": read,
     "memory": memory,
+    "episode": episode,
 }
 
 

@@ -43,6 +43,7 @@ SIZES: dict[str, dict[str, int]] = {
         "memory_points": 2_000_000,
         "memory_wide_points": 6_000_000,
         "peer_calls": 20_000,
+        "episodes": 5_000,
     },
     "quick": {
         "log_calls": 20_000,
@@ -57,6 +58,7 @@ SIZES: dict[str, dict[str, int]] = {
         "memory_points": 1_000_000,
         "memory_wide_points": 3_000_000,
         "peer_calls": 5_000,
+        "episodes": 1_000,
     },
     "smoke": {
         "log_calls": 2_000,
@@ -71,10 +73,11 @@ SIZES: dict[str, dict[str, int]] = {
         "memory_points": 2_000,
         "memory_wide_points": 2_000,
         "peer_calls": 200,
+        "episodes": 50,
     },
 }
 
-MEASURE_NAMES = ("log", "ingest", "import", "lifecycle", "read", "memory")
+MEASURE_NAMES = ("log", "ingest", "import", "lifecycle", "read", "memory", "episode")
 
 
 @dataclass
@@ -363,6 +366,15 @@ def fig_memory(size: dict[str, int], root: str, work: Path, raw: dict[str, Any])
     return figures
 
 
+def fig_episode(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -> list[Figure]:
+    r = measure("episode", {"episodes": size["episodes"], "root": root}, work)
+    raw["episode"] = r
+    us = r["per_episode_s"] * 1e6
+    shown = f"{us:.1f} µs/episode (sample alone {r['sample_s'] * 1e6:.1f} µs)"
+    name = "episode create+sample+finish, 20 params"
+    return [judged("episode_us", name, us, "µs", shown, "<=", 50.0)]
+
+
 FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Figure]]] = {
     "log": fig_log,
     "ingest": fig_ingest,
@@ -370,6 +382,7 @@ FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Fi
     "lifecycle": fig_lifecycle,
     "read": fig_read,
     "memory": fig_memory,
+    "episode": fig_episode,
 }
 
 

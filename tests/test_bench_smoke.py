@@ -32,6 +32,7 @@ FIGURES = (
     "SDK resident memory, 5 floats/call",
     "SDK resident memory, 100 floats/call",
     "import runlab resident memory",
+    "episode create+sample+finish, 20 params",
 )
 
 

@@ -20,6 +20,7 @@ from runlab._errors import (
     RunlabError,
     RunlabWarning,
     RunNotFound,
+    ScenarioError,
     SettingsError,
     StepOrderError,
     StorageError,
@@ -27,9 +28,12 @@ from runlab._errors import (
 from runlab._settings import Settings
 from runlab._status import RunStatus
 from runlab.sdk import Config, Run, Summary, finish, init, log
+from runlab.sdk._episode import Episode, EpisodeFinishedError, EpisodeStatus
 
 if TYPE_CHECKING:
+    from runlab import metrics, scenarios
     from runlab.query import Api, RunView
+    from runlab.scenario import Scenario
 
 __version__ = "0.1.0"
 
@@ -37,6 +41,9 @@ __all__ = [
     "Api",
     "Config",
     "CorruptRecord",
+    "Episode",
+    "EpisodeFinishedError",
+    "EpisodeStatus",
     "InvalidRunId",
     "LogKeyError",
     "LogTypeError",
@@ -48,6 +55,8 @@ __all__ = [
     "RunView",
     "RunlabError",
     "RunlabWarning",
+    "Scenario",
+    "ScenarioError",
     "Settings",
     "SettingsError",
     "StepOrderError",
@@ -58,11 +67,14 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "metrics",
     "run",
+    "scenarios",
     "summary",
 ]
 
-_LAZY = {"Api": "runlab.query", "RunView": "runlab.query"}
+_LAZY = {"Api": "runlab.query", "RunView": "runlab.query", "Scenario": "runlab.scenario"}
+_LAZY_MODULES = ("metrics", "scenarios")
 
 
 def __getattr__(name: str) -> Any:
@@ -74,6 +86,10 @@ def __getattr__(name: str) -> Any:
         if name == "run" or current is None:
             return current
         return getattr(current, name)
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"runlab.{name}")
     module = _LAZY.get(name)
     if module is not None:
         import importlib

@@ -10,7 +10,8 @@ Every error runlab raises on purpose derives from :class:`RunlabError`::
      ├── StepOrderError       (also a ValueError)  a key's step went backwards
      ├── RunFinishedError                         logging to a run that has finished
      ├── RunExistsError                           a custom run id is already taken
-     └── SettingsError        (also a ValueError)  a setting or RUNLAB_* variable is invalid
+     ├── SettingsError        (also a ValueError)  a setting or RUNLAB_* variable is invalid
+     └── ScenarioError        (also a ValueError)  a scenario spec is malformed or invalid
 
 Invalid values passed to ``run.log`` raise the built-in ``TypeError`` / ``ValueError``
 subclasses below (:class:`LogTypeError`, :class:`LogKeyError`) so that ordinary
@@ -50,6 +51,27 @@ class RunFinishedError(RunlabError):
 
 class SettingsError(RunlabError, ValueError):
     """A setting (argument or ``RUNLAB_*`` variable) has an invalid value."""
+
+
+class ScenarioError(RunlabError, ValueError):
+    """A scenario spec is malformed: bad ``${...}`` syntax, arguments, keys or references.
+
+    ``path`` is the key path (``robot.links[2].mass``), ``text`` the offending value and
+    ``column`` the 1-based position of the problem within ``text``, where they apply.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        text: str | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.text = text
+        self.column = column
 
 
 class LogTypeError(RunlabError, TypeError):

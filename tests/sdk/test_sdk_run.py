@@ -317,7 +317,12 @@ def test_define_metric_chooses_each_summary(tmp_path: Path) -> None:
     assert summary["other"] == 0.01
     run.finish()
     data = run_json(run)
-    assert data["metrics"]["loss"] == {"summary": "min", "goal": "minimize", "step_metric": None}
+    assert data["metrics"]["loss"] == {
+        "summary": "min",
+        "goal": "minimize",
+        "step_metric": None,
+        "graph": None,
+    }
     assert data["metrics"]["val/*"]["summary"] == "max"
     assert "debug/grad" not in data["summary"]
 
@@ -577,6 +582,9 @@ def test_the_public_names_are_pinned() -> None:
         "Api",
         "Config",
         "CorruptRecord",
+        "Episode",
+        "EpisodeFinishedError",
+        "EpisodeStatus",
         "InvalidRunId",
         "LogKeyError",
         "LogTypeError",
@@ -588,6 +596,8 @@ def test_the_public_names_are_pinned() -> None:
         "RunView",
         "RunlabError",
         "RunlabWarning",
+        "Scenario",
+        "ScenarioError",
         "Settings",
         "SettingsError",
         "StepOrderError",
@@ -598,7 +608,9 @@ def test_the_public_names_are_pinned() -> None:
         "finish",
         "init",
         "log",
+        "metrics",
         "run",
+        "scenarios",
         "summary",
     ]
     for name in runlab.__all__:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from runlab.cli._delete import delete
+from runlab.cli._episodes import episodes
 from runlab.cli._ls import ls
 from runlab.cli._reindex import reindex
 from runlab.cli._show import show
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.command("ls")(ls)
 app.command("show")(show)
+app.command("episodes")(episodes)
 app.command("delete")(delete)
 app.command("reindex")(reindex)
 

@@ -2,5 +2,6 @@
 
 from runlab.query._api import Api, RunView
 from runlab.storage._catalog import ProjectInfo
+from runlab.storage._episodes import EpisodeNotFound, EpisodeRecord
 
-__all__ = ["Api", "ProjectInfo", "RunView"]
+__all__ = ["Api", "EpisodeNotFound", "EpisodeRecord", "ProjectInfo", "RunView"]

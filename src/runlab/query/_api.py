@@ -13,11 +13,20 @@ from runlab._errors import RunNotFound, StorageError
 from runlab._settings import Settings
 from runlab._status import RunStatus, derive_status
 from runlab.storage._catalog import MIN_PREFIX, ProjectInfo
-from runlab.storage._layout import FILES_DIR, METADATA_JSON, RunRecord, read_json
+from runlab.storage._layout import (
+    ARTIFACTS_DIR,
+    FILES_DIR,
+    METADATA_JSON,
+    SCENARIO_FILE,
+    RunRecord,
+    read_json,
+)
 from runlab.storage._store import RunStore
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from runlab.storage._episodes import EpisodeRecord, Unfinished
 
 StatusFilter: TypeAlias = str | RunStatus | Collection[str | RunStatus] | None
 
@@ -167,10 +176,96 @@ class RunView:
 
     def files(self) -> list[Path]:
         """Paths of the files under the run's ``files/`` directory, sorted."""
-        base = self._dir / FILES_DIR
-        if not base.is_dir():
-            return []
-        return sorted(path for path in base.rglob("*") if path.is_file())
+        return _files_under(self._dir / FILES_DIR)
+
+    # -- scenario, episodes and artifacts (see ``runlab.query._episodes``) ------------------
+
+    def _unfinished(self) -> Unfinished:
+        return "RUNNING" if self.status is RunStatus.RUNNING else "INTERRUPTED"
+
+    def episodes(self) -> pl.DataFrame:
+        """One row per episode: id, index, seed, status, times, parameters, last metrics.
+
+        Episodes that started and did not end read ``RUNNING`` while the run runs and
+        ``INTERRUPTED`` once it has stopped. Columns: ``runlab.query._episodes``.
+        """
+        from runlab.query._episodes import episodes_frame
+
+        return episodes_frame(self.episode_records())
+
+    def episode_records(self) -> list[EpisodeRecord]:
+        """The episodes as frozen records (with tracebacks), by index."""
+        from runlab.storage._episodes import read_episodes
+
+        return read_episodes(self._dir, unfinished=self._unfinished())
+
+    def episode(self, index_or_id: int | str) -> EpisodeRecord:
+        """The episode with this index (int) or episode id (str).
+
+        Raises:
+            EpisodeNotFound: no episode has it.
+        """
+        from runlab.query._episodes import find_episode
+
+        return find_episode(self.episode_records(), index_or_id)
+
+    def episode_history(
+        self, index_or_id: int | str, keys: Iterable[str] | None = None
+    ) -> pl.DataFrame:
+        """What one episode logged: ``step``, ``timestamp`` and one column per key.
+
+        Raises:
+            EpisodeNotFound: no episode has this index (int) or id (str).
+        """
+        from runlab.query._episodes import episode_history
+
+        return episode_history(self._dir, index_or_id, None if keys is None else list(keys))
+
+    def scenario_stats(self, bins: int = 10, outcome: str = "status") -> pl.DataFrame:
+        """Outcome counts and success rate per parameter bin or category: where episodes fail.
+
+        See ``runlab.query._episodes.scenario_stats_frame`` for the rows and columns.
+        """
+        from runlab.query._episodes import scenario_stats
+
+        return scenario_stats(self._dir, bins, outcome, unfinished=self._unfinished())
+
+    @property
+    def scenario(self) -> str | None:
+        """The run's scenario as YAML text (``artifacts/scenario.yaml``); None without one."""
+        try:
+            return (self._dir / ARTIFACTS_DIR / SCENARIO_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot read the scenario of run {self.id}: {exc}") from exc
+
+    def artifacts(self) -> list[Path]:
+        """Paths of the run's artifacts (scenario, seed, code), sorted."""
+        return _files_under(self._dir / ARTIFACTS_DIR)
+
+    def read_artifact(self, name: str) -> str:
+        """The text of an artifact, by its path under ``artifacts/`` (``"code/agent"``).
+
+        Raises:
+            FileNotFoundError: the run has no such artifact (the message lists those it has).
+        """
+        base = self._dir / ARTIFACTS_DIR
+        path = base / name
+        if Path(name).is_absolute() or ".." in Path(name).parts or not path.is_file():
+            names = [p.relative_to(base).as_posix() for p in self.artifacts()]
+            shown = ", ".join(names) if names else "none"
+            raise FileNotFoundError(f"run {self.id} has no artifact {name!r} (it has: {shown})")
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"cannot read artifact {name!r} of run {self.id}: {exc}") from exc
+
+
+def _files_under(base: Path) -> list[Path]:
+    if not base.is_dir():
+        return []
+    return sorted(path for path in base.rglob("*") if path.is_file())
 
 
 class Api:

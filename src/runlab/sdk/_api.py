@@ -26,6 +26,7 @@ def init(
     seed: int | None = None,
     mode: str | None = None,
     settings: Settings | Mapping[str, Any] | None = None,
+    scenario: Any = None,
 ) -> Run:
     """Start a run and make it the current one.
 
@@ -36,10 +37,14 @@ def init(
         config: hyperparameters (nested dicts allowed), saved and editable as ``run.config``.
         tags, notes, description, group, job_type: descriptive fields.
         dir: root of the run store (``RUNLAB_DIR`` or ``./runlab``).
-        seed: the run's seed, recorded with it.
+        seed: the run's seed (any int), recorded with it; episode k's parameters and seed
+            derive from (seed, k) alone.
         mode: ``online`` (default), ``offline`` (same until a server exists) or ``disabled``
             (every call is a cheap no-op).
         settings: a :class:`runlab.Settings` or a dict of its fields.
+        scenario: a parameter space sampled afresh for every episode
+            (``run.create_episode()``): a dict, YAML text, a YAML file path or a
+            ``runlab.Scenario``. With a scenario and no ``seed``, a seed is drawn and recorded.
 
     Returns:
         The :class:`Run`, also usable as a context manager.
@@ -67,6 +72,7 @@ def init(
         seed=seed,
         mode=mode,
         settings=settings,
+        scenario=scenario,
     )
 
 

@@ -120,6 +120,8 @@ class MetricDefinition:
     summary: SummaryKind = "last"
     goal: Goal | None = None
     step_metric: str | None = None
+    graph: str | None = None
+    """Display hint from ``run.add_metric`` (line, bar, scatter, histogram, gaussian, 3d)."""
 
 
 class SummaryTracker:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
+import secrets
+import shutil
 import threading
 import time
 import traceback as tb_module
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runlab._console import silenced
 from runlab._errors import (
@@ -27,10 +30,17 @@ from runlab._settings import Settings
 from runlab._status import RunStatus
 from runlab.sdk import _hooks
 from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
+from runlab.sdk._episode import (
+    Episode,
+    EpisodeFinishedError,
+    EpisodeStatus,
+    flatten_params,
+)
 from runlab.sdk._ids import check_id, new_id, new_name
 from runlab.sdk._values import FAST_TYPES, normalize
-from runlab.storage._format import Columns, Record
+from runlab.storage._format import KIND_EPISODE, Columns, Record, encode_episode
 from runlab.storage._layout import (
+    ARTIFACTS_DIR,
     FILES_DIR,
     HISTORY_FILE,
     METADATA_JSON,
@@ -41,6 +51,17 @@ from runlab.storage._layout import (
     write_json_atomic,
 )
 from runlab.storage._writer import HistoryWriter
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from runlab.metrics import Metrics
+    from runlab.scenario import Scenario
+
+_EPISODE_OUTCOME = {
+    RunStatus.FINISHED: EpisodeStatus.SUCCESS,
+    RunStatus.FAILED: EpisodeStatus.ERRORED,
+}
 
 _current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
 _time = time.time
@@ -115,6 +136,7 @@ class Run:
         seed: int | None = None,
         mode: str | None = None,
         settings: Settings | Mapping[str, Any] | None = None,
+        scenario: Any = None,
     ) -> None:
         self.settings = Settings.resolve(
             settings, dir=os.fspath(dir) if dir is not None else None, project=project, mode=mode
@@ -123,7 +145,16 @@ class Run:
         self.project = s.project
         self.group = group
         self.job_type = job_type
+        self._scenario = _load_scenario(scenario)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int, not {type(seed).__name__} ({seed!r})")
+        if seed is None and self._scenario is not None:
+            seed = secrets.randbits(63)  # drawn and recorded so every episode can be re-created
         self.seed = seed
+        self._episode_lock = threading.Lock()
+        self._episode_count = 0
+        self._episode_ids: set[str] = set()
+        self._open_episodes: dict[int, Episode] = {}
         self._name = name or new_name()
         self._tags = _check_tags(tags)
         self._notes = notes
@@ -227,6 +258,9 @@ class Run:
 
     def _admit(self, data: Mapping[str, Any]) -> dict[str, Any]:
         flat = normalize(data)
+        if self._scenario is not None:
+            for key in flat:
+                _check_reserved(key, "metric")
         self._known.update(flat)
         if self._cap and flat:
             self._cap = min(self._cap, self._points_cap(len(flat)))
@@ -332,9 +366,16 @@ class Run:
             data["traceback"] = self._traceback
             data["faults"] = self._faults[-20:]
             data["metrics"] = {
-                k: {"summary": d.summary, "goal": d.goal, "step_metric": d.step_metric}
+                k: {
+                    "summary": d.summary,
+                    "goal": d.goal,
+                    "step_metric": d.step_metric,
+                    "graph": d.graph,
+                }
                 for k, d in self._tracker.definitions.items()
             }
+            data["scenario"] = None if self._scenario is None else self._scenario.to_dict()
+            data["episodes"] = self._episode_count
             try:
                 write_json_atomic(self.dir / RUN_JSON, data)
             except OSError as exc:
@@ -458,6 +499,7 @@ class Run:
         self._exit_code = exit_code
         self._traceback = traceback
         self._end_time = _time()
+        self._end_open_episodes(status)
         if self._disabled:
             self._reset_current()
             return
@@ -479,6 +521,152 @@ class Run:
             self.dir,
             self.settings.quiet,
         )
+
+    # -- scenarios and episodes ------------------------------------------------------------
+
+    @property
+    def scenario(self) -> Scenario | None:
+        """The run's scenario (``None`` when the run has none)."""
+        return self._scenario
+
+    def create_episode(self, episode_id: str | None = None) -> Episode:
+        """Start the next episode: the run's scenario sampled for it from (seed, index) alone.
+
+        Usable as a context manager or ended with ``episode.finish(...)``. Thread-safe.
+
+        Args:
+            episode_id: a custom id (unique in the run); ``"<index>"`` zero-padded otherwise.
+        """
+        if self._finished:
+            raise RunFinishedError(f"run {self.id} has finished; it takes no new episodes")
+        from runlab.scenario import Scenario
+
+        scenario = self._scenario if self._scenario is not None else Scenario({})
+        seed = self.seed if self.seed is not None else 0
+        with self._episode_lock:
+            index = self._episode_count
+            if episode_id is None:
+                episode_id = f"{index:06d}"
+            elif not isinstance(episode_id, str) or not episode_id:
+                raise ValueError(f"episode_id must be a non-empty str, not {episode_id!r}")
+            if episode_id in self._episode_ids:
+                raise ValueError(f"episode_id {episode_id!r} is already used in run {self.id}")
+            self._episode_ids.add(episode_id)
+            self._episode_count = index + 1
+        params = scenario.sample_episode(seed, index)
+        episode = Episode(self, index, episode_id, scenario.episode_seed(seed, index), params)
+        with self._episode_lock:
+            self._open_episodes[index] = episode
+        if not self._disabled:
+            self._writer.submit_event(
+                {
+                    "type": "episode_start",
+                    "index": index,
+                    "episode_id": episode_id,
+                    "seed": episode.seed,
+                    "params": flatten_params(params),
+                    "start": episode.start_time,
+                }
+            )
+        return episode
+
+    def episodes(self) -> pl.DataFrame:
+        """The run's episodes so far as a Polars frame (see ``RunView.episodes``)."""
+        from runlab.query._episodes import episodes
+
+        self._sync()
+        return episodes(self.dir, unfinished="RUNNING")
+
+    def scenario_stats(self, bins: int = 10, outcome: str = "status") -> pl.DataFrame:
+        """Outcome counts and success rate per parameter bin or category: where the policy
+        fails (see ``RunView.scenario_stats``)."""
+        from runlab.query._episodes import scenario_stats
+
+        self._sync()
+        return scenario_stats(self.dir, bins, outcome, unfinished="RUNNING")
+
+    def _episode_ended(
+        self, episode: Episode, records: list[Record], traceback: str | None
+    ) -> None:
+        with self._episode_lock:
+            self._open_episodes.pop(episode.index, None)
+        if self._disabled:
+            return
+        if records:
+            self._writer.submit_frame(KIND_EPISODE, encode_episode(episode.index, records))
+        self._writer.submit_event(
+            {
+                "type": "episode_end",
+                "index": episode.index,
+                "episode_id": episode.episode_id,
+                "status": episode.status.value,
+                "err_msg": episode.err_msg,
+                "traceback": traceback,
+                "end": episode.end_time,
+                "metrics": episode._last,
+            }
+        )
+
+    def _end_open_episodes(self, status: RunStatus) -> None:
+        with self._episode_lock:
+            open_now = list(self._open_episodes.values())
+        outcome = _EPISODE_OUTCOME.get(status, EpisodeStatus.CANCELED)
+        for episode in open_now:
+            with contextlib.suppress(EpisodeFinishedError):
+                episode._end(outcome, f"run ended {status.value}", None)
+
+    def add_metric(self, name: str, metric: Metrics) -> None:
+        """Register a run-level metric with a display hint (``runlab.metrics.Metrics``) or a
+        reduction (``runlab.metrics.Summary(kind=...)``); then ``run.log({name: value})``."""
+        from runlab.metrics import Metrics, Summary
+
+        _check_reserved(name, "metric")
+        if not isinstance(metric, Metrics):
+            raise TypeError(
+                f"add_metric({name!r}, ...): expected runlab.metrics.Metrics or Summary, "
+                f"not {type(metric).__name__}"
+            )
+        kind = metric.kind if isinstance(metric, Summary) else "last"
+        definition = check_definition(name, kind, None, None)
+        self._sync()
+        self._tracker.define(dataclasses.replace(definition, graph=metric.graph))
+        self._mark_dirty()
+
+    def log_code(self, key: str, code_content: str) -> None:
+        """Save code text as an artifact of the run (``artifacts/code/<key>``)."""
+        self._save_code(key, code_content, "")
+
+    def _save_code(self, key: str, code_content: str, prefix: str) -> None:
+        _check_reserved(key, "artifact")
+        _check_file_name(key)
+        if not isinstance(code_content, str):
+            raise TypeError(f"log_code({key!r}): code_content must be str")
+        if self._disabled:
+            return
+        path = self.dir / ARTIFACTS_DIR / f"{prefix}code" / key
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(code_content, encoding="utf-8")
+        except OSError as exc:
+            self._on_fault("log_code", exc)
+
+    def save(self, path: str | os.PathLike[str], name: str | None = None) -> Path:
+        """Copy a file into the run's ``files/`` (as ``name``, default its file name).
+
+        Returns:
+            The path of the copy.
+        """
+        source = Path(path)
+        if not source.is_file():
+            raise FileNotFoundError(f"run.save({os.fspath(path)!r}): no such file")
+        target_name = name if name is not None else source.name
+        _check_reserved(Path(target_name).stem, "file")
+        _check_file_name(target_name)
+        target = self.dir / FILES_DIR / target_name
+        if not self._disabled:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        return target
 
     def _detach(self) -> None:
         """Silence this copy of the run in a forked child process (the parent owns it)."""
@@ -586,17 +774,32 @@ class Run:
 
     def _start_capture(self) -> None:
         s = self.settings
-        if not (s.capture_command or s.capture_env or s.capture_git or s.capture_packages):
+        wanted = s.capture_command or s.capture_env or s.capture_git or s.capture_packages
+        if not wanted and self._scenario is None and self.seed is None:
             return
         self._capture_thread = threading.Thread(
             target=self._capture, name="runlab-capture", daemon=True
         )
         self._capture_thread.start()
 
+    def _write_reproducibility_artifacts(self) -> None:
+        """The scenario as YAML and the seed, saved with the run (HumaLab's automatic ones)."""
+        try:
+            folder = self.dir / ARTIFACTS_DIR
+            if self._scenario is not None or self.seed is not None:
+                folder.mkdir(exist_ok=True)
+            if self._scenario is not None:
+                (folder / "scenario.yaml").write_text(self._scenario.to_yaml(), encoding="utf-8")
+            if self.seed is not None:
+                write_json_atomic(folder / "seed.json", {"seed": self.seed})
+        except Exception as exc:
+            self._on_fault("scenario/seed artifacts", exc)
+
     def _capture(self) -> None:
         from runlab.system import _env
 
         s = self.settings
+        self._write_reproducibility_artifacts()
         meta: dict[str, Any] = {"started_at": self.start_time}
         try:
             if s.capture_command:
@@ -624,6 +827,38 @@ class Run:
             from runlab.sdk._terminal import warm_up
 
             warm_up()
+
+
+_RESERVED_NAMES = frozenset({"scenario", "seed"})
+
+
+def _check_reserved(name: str, what: str) -> None:
+    if name in _RESERVED_NAMES:
+        raise ValueError(
+            f"{what} name {name!r} is reserved (the run keeps its scenario and seed under "
+            "these names); choose another name"
+        )
+
+
+def _check_file_name(name: str) -> None:
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+    ):
+        raise ValueError(f"{name!r} is not a valid file name (no '/', '\\', '..', or empty)")
+
+
+def _load_scenario(spec: Any) -> Scenario | None:
+    if spec is None:
+        return None
+    from runlab.scenario import Scenario
+
+    scenario = spec if isinstance(spec, Scenario) else Scenario(spec)
+    return None if scenario.is_empty and not spec else scenario
 
 
 def _noop_log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:

@@ -23,7 +23,13 @@ itself only. Integers are little-endian.
             index   zlib(uint32 row numbers)         only when the key is not in every row
             values  values, zlib'd when flags & 1    dtype b'd' float64, b'q' int64, b'?' bool
 
-``KIND_EVENT`` payload: UTF-8 JSON of one event (config changes, episodes, ...).
+``KIND_EVENT`` payload: UTF-8 JSON of one event. Episode events:
+``{"type": "episode_start", "index", "episode_id", "seed", "params", "start"}`` and
+``{"type": "episode_end", "index", "episode_id", "status", "err_msg", "traceback", "end",
+"metrics"}`` (``params``: flat ``a.b`` path → sampled value; ``metrics``: last value per key).
+
+``KIND_EPISODE`` payload: ``index u32`` then a ``KIND_HISTORY`` payload holding one finished
+episode's own metric history (written when the episode ends).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ FILE_HEADER = b"RUNLAB\x00\x01"
 FRAME_MAGIC = b"RF"
 KIND_HISTORY = 1
 KIND_EVENT = 2
+KIND_EPISODE = 3
+_EPISODE = struct.Struct("<I")
 
 _FRAME = struct.Struct("<2sBBII")
 _HIST = struct.Struct("<IBIIH")
@@ -195,6 +203,17 @@ def encode_history(records: Sequence[Record], cols: Columns | None = None) -> by
         parts.append(index)
         parts.append(raw)
     return b"".join(parts)
+
+
+def encode_episode(index: int, records: Sequence[Record]) -> bytes:
+    """One finished episode's metric history: its index, then a history payload."""
+    return _EPISODE.pack(index) + encode_history(records)
+
+
+def split_episode(payload: memoryview) -> tuple[int, memoryview]:
+    """The episode index and the history payload of a ``KIND_EPISODE`` frame."""
+    (index,) = _EPISODE.unpack_from(payload, 0)
+    return index, payload[_EPISODE.size :]
 
 
 def encode_event(event: dict[str, Any]) -> bytes:

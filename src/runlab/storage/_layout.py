@@ -8,7 +8,9 @@ A store is a directory (``./runlab`` by default)::
         run.json                mutable state: identity, config, summary, status, heartbeat
         metadata.json           captured once: command, git, host, OS, Python, hardware, packages
         history.rlog            append-only, checksummed metric log (see ``_format``)
-        files/                  output.log, diff.patch, requirements.txt, user files
+        files/                  output.log, diff.patch, requirements.txt, run.save() copies
+        artifacts/              scenario.yaml, seed.json, code/<key> (log_code),
+                                episodes/<index>/code/<key>
 
 ``run.json`` is only ever replaced whole (write to a temporary file, then ``os.replace``), so a
 reader sees the old or the new version, never a mix. Only the run's own process writes inside
@@ -31,7 +33,12 @@ RUN_JSON = "run.json"
 METADATA_JSON = "metadata.json"
 HISTORY_FILE = "history.rlog"
 FILES_DIR = "files"
+ARTIFACTS_DIR = "artifacts"
 OUTPUT_LOG = "output.log"
+SCENARIO_FILE = "scenario.yaml"
+"""The scenario as YAML, under ``artifacts/``."""
+SEED_FILE = "seed.json"
+"""``{"seed": int}``, under ``artifacts/``."""
 FORMAT_VERSION = 1
 
 

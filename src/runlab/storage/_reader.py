@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mmap
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,14 +80,20 @@ def history_keys(run_dir: Path) -> list[str]:
 
 def read_series(run_dir: Path, keys: Sequence[str] | None = None) -> dict[str, KeySeries]:
     """Read each key's history as NumPy arrays (keys in first-logged order)."""
+    payloads = (fr.payload for fr in iter_frames(_read_log(run_dir)) if fr.kind == KIND_HISTORY)
+    return series_from_payloads(payloads, keys)
+
+
+def series_from_payloads(
+    payloads: Iterable[memoryview], keys: Sequence[str] | None = None
+) -> dict[str, KeySeries]:
+    """Each key's history from history payloads in log order (a run's, or one episode's)."""
     import numpy as np
 
     wanted = None if keys is None else frozenset(keys)
     parts: dict[str, list[tuple[Any, Any, Any]]] = {}
-    for fr in iter_frames(_read_log(run_dir)):
-        if fr.kind != KIND_HISTORY:
-            continue
-        block = decode_history(fr.payload, wanted)
+    for payload in payloads:
+        block = decode_history(payload, wanted)
         if not block.keys:
             continue
         steps = block_steps(block)
@@ -145,9 +151,13 @@ def read_history(run_dir: Path, keys: Sequence[str] | None = None) -> pl.DataFra
         run_dir: the run's directory.
         keys: only these keys (all when None). Keys never logged give all-null columns.
     """
+    return history_frame(read_series(run_dir, keys), keys)
+
+
+def history_frame(series: dict[str, KeySeries], keys: Sequence[str] | None = None) -> pl.DataFrame:
+    """``series`` as a frame of ``step``, ``timestamp`` and ``keys`` (all series when None)."""
     import polars as pl
 
-    series = read_series(run_dir, keys)
     names = list(series) if keys is None else list(keys)
     present = [series[k] for k in names if k in series]
     if not present:

@@ -98,6 +98,10 @@ class HistoryWriter:
         """Queue a JSON event to be written with the next flush."""
         self._events.append(frame(KIND_EVENT, encode_event(event)))
 
+    def submit_frame(self, kind: int, payload: bytes) -> None:
+        """Queue an already encoded payload to be written with the next flush."""
+        self._events.append(frame(kind, payload))
+
     def wait_for_room(self) -> None:
         """Block until the writer has drained the queue (the caller found it over capacity)."""
         self.flush(wait=True)
