@@ -212,3 +212,10 @@ def test_public_names() -> None:
     }
     assert all(hasattr(runlab.scenario, name) for name in runlab.scenario.__all__)
     assert runlab.scenario.ScenarioError is runlab._errors.ScenarioError
+
+
+def test_to_yaml_keeps_unicode_and_characters_pyyaml_would_fold() -> None:
+    s = Scenario({"name": "café ✓", "odd": "a\x85b\u2028c", "n": float("inf")})
+    again = Scenario(s.to_yaml())
+    assert again.to_dict() == s.to_dict()
+    assert "café" in Scenario({"name": "café ✓"}).to_yaml()

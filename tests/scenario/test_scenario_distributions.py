@@ -158,7 +158,7 @@ def test_randint_includes_both_ends() -> None:
     assert draws("${randint(7, 7, size=5)}") == [7] * 5
 
 
-# -- vectors and size= ------------------------------------------------------------------------------
+# -- vectors and size= ----------------------------------------------------------------------------
 
 
 def test_uniform_3d_has_per_axis_bounds() -> None:
@@ -212,7 +212,7 @@ def test_vector_bounds_hold_per_axis() -> None:
     assert chi_square(b[:, 1].tolist(), {True: 0.9, False: 0.1}) > P_MIN
 
 
-# -- scalar draws, types and kinds ------------------------------------------------------------------
+# -- scalar draws, types and kinds ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -242,3 +242,10 @@ def test_draws_across_episodes_follow_the_law() -> None:
     episodes = [s.sample_episode(99, k) for k in range(1500)]
     assert stats.kstest([e["u"] for e in episodes], "uniform").pvalue > P_MIN
     assert chi_square([e["c"] for e in episodes], {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}) > P_MIN
+
+
+def test_truncated_gaussian_with_vanishing_std_sits_at_the_nearest_bound() -> None:
+    # (bound - mean) / std overflows to the same infinity for both bounds.
+    assert draws("${truncated_gaussian(-1, 2.2e-311, 0, 1)}") == 0.0
+    assert draws("${truncated_gaussian(2, 2.2e-311, 0, 1)}") == 1.0
+    assert draws("${truncated_gaussian(0.5, 2.2e-311, 0, 1)}") == 0.5

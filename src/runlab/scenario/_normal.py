@@ -89,6 +89,8 @@ def truncated_normal(
         return min(max(mean, low), high)
     a = (low - mean) / std
     b = (high - mean) / std
+    if a == b:  # both bounds overflowed to the same infinity: all the mass sits at one bound
+        return min(max(mean, low), high)
     mirrored = a + b > 0.0
     if mirrored:
         a, b = -b, -a

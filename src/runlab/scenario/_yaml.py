@@ -54,9 +54,17 @@ def parse_yaml(text: str, origin: str) -> Any:
 
 
 def dump_yaml(spec: dict[str, Any]) -> str:
+    """YAML that reads back equal to ``spec``.
+
+    Text is written as Unicode where PyYAML reads it back unchanged; PyYAML folds some characters
+    (such as U+0085 NEL) into blanks when written raw, so such specs are written with escapes.
+    """
     import yaml
 
-    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    if yaml.safe_load(text) != spec:
+        text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=False, default_flow_style=False)
+    return text
 
 
 @functools.cache
