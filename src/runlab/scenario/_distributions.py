@@ -21,17 +21,20 @@ one number per axis (``uniform_3d([-5, -5, 0], [5, 5, 10])``). Every distributio
 
 from __future__ import annotations
 
+import bisect
 import copy
 import difflib
+import functools
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from runlab.scenario._syntax import Call, Problem, render
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 Kind = Literal["numeric", "categorical", "vector"]
 PROBABILITY_TOLERANCE = 1e-6
@@ -117,9 +120,18 @@ class Distribution:
             return "numeric" if numeric else "categorical"
         return _FAMILIES[self.family].kind
 
-    def sample(self, rng: np.random.Generator) -> Any:
-        """One draw as plain Python values (float, int, bool, or the choices' own types)."""
-        return _sample(self, rng)
+    def sample(self, rng: Uniforms) -> Any:
+        """One draw as plain Python values (float, int, bool, or the choices' own types).
+
+        ``rng`` gives uniforms in (0, 1) through ``.random()``: a scenario stream, a NumPy
+        ``Generator`` or a ``random.Random``.
+        """
+        return self.sampler(rng)
+
+    @functools.cached_property
+    def sampler(self) -> Callable[[Uniforms], Any]:
+        """``sample`` compiled once: arguments converted and bound, shape unrolled."""
+        return _compile(self)
 
     def __str__(self) -> str:
         family = _FAMILIES[self.family]
@@ -374,65 +386,101 @@ def _count(name: str, family: _Family, given: int) -> str:
 # -- sampling ----------------------------------------------------------------------------------
 
 
-def _sample(dist: Distribution, rng: np.random.Generator) -> Any:
-    import numpy as np
+class Uniforms(Protocol):
+    """A source of independent uniforms in the open interval (0, 1)."""
 
-    family = dist.family
-    args = dist.args
-    shape = dist.shape
+    def random(self) -> float: ...
+
+
+def _compile(dist: Distribution) -> Callable[[Uniforms], Any]:
+    """A sampler by inverse CDF, one uniform per scalar (far-tail rejection may take more)."""
+    family, shape, args = dist.family, dist.shape, dist.args
     if family in ("categorical", "discrete"):
         choices = args["choices"] if family == "categorical" else args["values"]
         weights = args.get("weights") if family == "categorical" else args.get("probs")
-        return _pick(rng, choices, weights, shape)
-    dtype = np.int64 if family == "randint" else np.float64
-    a: dict[str, Any] = {k: np.asarray(v, dtype=dtype) for k, v in args.items() if k != "size"}
-    out: Any
-    if family == "uniform":
-        out = rng.uniform(a["low"], a["high"], size=shape)
-    elif family == "log_uniform":
-        out = np.exp(rng.uniform(np.log(a["low"]), np.log(a["high"]), size=shape))
-        out = np.clip(out, a["low"], a["high"])
-    elif family == "gaussian":
-        out = rng.normal(a["mean"], a["std"], size=shape)
-    elif family == "bernoulli":
-        out = rng.random(size=shape) < a["p"]
-    elif family == "randint":
-        out = rng.integers(a["low"], a["high"], size=shape, endpoint=True)
-    else:
-        out = _truncated(rng, a, shape)
-    return np.asarray(out).tolist()
+        one = _picker(choices, _cdf(len(choices), weights))
+        if not shape:
+            return one
+        return lambda rng: [one(rng) for _ in range(shape[0])]
+    params = {k: v for k, v in args.items() if k != "size"}
+    make = _SCALAR[family]
+    if not dist.axes:
+        one = make(params)
+        if not shape:
+            return one
+        return lambda rng: [one(rng) for _ in range(shape[0])]
+    per_axis = [
+        make({k: v[axis] if isinstance(v, list) else v for k, v in params.items()})
+        for axis in range(dist.axes)
+    ]
+    if len(shape) == 1:
+        return lambda rng: [one(rng) for one in per_axis]
+    return lambda rng: [[one(rng) for one in per_axis] for _ in range(shape[0])]
 
 
-def _truncated(rng: np.random.Generator, a: Mapping[str, Any], shape: tuple[int, ...]) -> Any:
-    import numpy as np
+Sampler = Callable[[Uniforms], Any]
 
+
+def _uniform(a: Mapping[str, Any]) -> Sampler:
+    low, high = float(a["low"]), float(a["high"])
+    span = high - low
+    return lambda rng: min(max(low + span * rng.random(), low), high)
+
+
+def _log_uniform(a: Mapping[str, Any]) -> Sampler:
+    low, high = float(a["low"]), float(a["high"])
+    lo, span = math.log(low), math.log(high) - math.log(low)
+    return lambda rng: min(max(math.exp(lo + span * rng.random()), low), high)
+
+
+def _gaussian(a: Mapping[str, Any]) -> Sampler:
+    from runlab.scenario._normal import ndtri
+
+    mean, std = float(a["mean"]), float(a["std"])
+    return lambda rng: mean + std * ndtri(rng.random())
+
+
+def _truncated_gaussian(a: Mapping[str, Any]) -> Sampler:
     from runlab.scenario._normal import truncated_normal
 
-    u = rng.random(size=shape)
-    mean, std, low, high, u = np.broadcast_arrays(a["mean"], a["std"], a["low"], a["high"], u)
-    out = np.empty(u.shape)
-    for i in np.ndindex(u.shape):
-        out[i] = truncated_normal(
-            float(u[i]), float(mean[i]), float(std[i]), float(low[i]), float(high[i]), rng
-        )
-    return out
+    mean, std, low, high = (float(a[k]) for k in ("mean", "std", "low", "high"))
+    return lambda rng: truncated_normal(rng.random(), mean, std, low, high, rng)
 
 
-def _pick(
-    rng: np.random.Generator, choices: list[Any], weights: list[Any] | None, shape: tuple[int, ...]
-) -> Any:
-    import numpy as np
+def _bernoulli(a: Mapping[str, Any]) -> Sampler:
+    p = float(a["p"])
+    return lambda rng: rng.random() < p
 
-    n = len(choices)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    cdf = np.cumsum(w) / w.sum()
+
+def _randint(a: Mapping[str, Any]) -> Sampler:
+    low, high = int(a["low"]), int(a["high"])
+    span = high - low + 1
+    return lambda rng: low + min(int(rng.random() * span), span - 1)
+
+
+_SCALAR: dict[str, Callable[[Mapping[str, Any]], Sampler]] = {
+    "uniform": _uniform,
+    "log_uniform": _log_uniform,
+    "gaussian": _gaussian,
+    "truncated_gaussian": _truncated_gaussian,
+    "bernoulli": _bernoulli,
+    "randint": _randint,
+}
+
+
+def _picker(choices: list[Any], cdf: list[float]) -> Sampler:
+    last = len(choices) - 1
+    if any(isinstance(c, (list, dict)) for c in choices):  # hand out copies of mutable choices
+        return lambda rng: copy.deepcopy(choices[min(bisect.bisect_right(cdf, rng.random()), last)])
+    return lambda rng: choices[min(bisect.bisect_right(cdf, rng.random()), last)]
+
+
+def _cdf(n: int, weights: list[Any] | None) -> list[float]:
+    w = [1.0] * n if weights is None else [float(x) for x in weights]
+    total = math.fsum(w)
+    cdf = [c / total for c in itertools.accumulate(w)]
     # Rounding can leave the cdf just under 1; the last choice with weight owns the rest.
-    cdf[int(np.flatnonzero(w > 0)[-1]) :] = 1.0
-    index = np.searchsorted(cdf, rng.random(size=shape), side="right")
-    return _choose(np.minimum(index, n - 1).tolist(), choices)
-
-
-def _choose(index: Any, choices: list[Any]) -> Any:
-    if isinstance(index, list):
-        return [_choose(i, choices) for i in index]
-    return copy.deepcopy(choices[index])
+    last = max(i for i, x in enumerate(w) if x > 0)
+    for i in range(last, n):
+        cdf[i] = 1.0
+    return cdf

@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import numpy as np
+    from runlab.scenario._distributions import Uniforms
 
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
@@ -78,7 +78,7 @@ def ndtri(p: float) -> float:
 
 
 def truncated_normal(
-    u: float, mean: float, std: float, low: float, high: float, rng: np.random.Generator
+    u: float, mean: float, std: float, low: float, high: float, rng: Uniforms
 ) -> float:
     """Map ``u`` in [0, 1) to a draw of N(mean, std²) conditioned on [low, high].
 
@@ -105,7 +105,7 @@ def truncated_normal(
     return min(max(mean + std * z, low), high)
 
 
-def _far_tail(lo: float, hi: float, u: float, rng: np.random.Generator) -> float:
+def _far_tail(lo: float, hi: float, u: float, rng: Uniforms) -> float:
     """N(0, 1) conditioned on [lo, hi] with lo > 37: exponential proposal, exact rejection."""
     shrink = math.expm1(-lo * (hi - lo))
     z = lo

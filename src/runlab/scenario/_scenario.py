@@ -44,7 +44,7 @@ class Scenario:
         True
     """
 
-    __slots__ = ("_compiled", "_seed")
+    __slots__ = ("_compiled", "_plan", "_seed")
 
     def __init__(self, spec: ScenarioSource = None, *, seed: int | None = None) -> None:
         self._compiled = Compiled({}, {})
@@ -77,6 +77,7 @@ class Scenario:
         compiled = compile_spec(data)
         checked = None if seed is None else _seeding.check_count(seed, "seed")
         self._compiled, self._seed = compiled, checked
+        self._plan: _seeding.Plan | None = None
         return self
 
     # -- sampling -----------------------------------------------------------------------------
@@ -90,15 +91,26 @@ class Scenario:
 
         seed = self._seed if seed is None else _seeding.check_count(seed, "seed")
         entropy = np.random.SeedSequence(seed).entropy
-        return self._resolve(_seeding.draw(self._compiled.parameters, entropy, ()))
+        _, key = _seeding.episode_words(entropy, (_seeding.PARAMETER_STREAM,))
+        return self._resolve(_seeding.draw(self._draw_plan(), key))
+
+    def _draw_plan(self) -> _seeding.Plan:
+        if self._plan is None:
+            self._plan = _seeding.Plan(self._compiled.parameters)
+        return self._plan
 
     def sample_episode(self, seed: int | None, k: int) -> dict[str, Any]:
         """Episode ``k``'s values: derived from (seed, k) alone, never by replaying episodes.
 
         ``seed=None`` uses the scenario's seed, which must then be set.
         """
+        return self.sample_episode_and_seed(seed, k)[0]
+
+    def sample_episode_and_seed(self, seed: int | None, k: int) -> tuple[dict[str, Any], int]:
+        """``(sample_episode(seed, k), episode_seed(seed, k))`` from one seed derivation."""
         seed, k = self._episode_args(seed, k)
-        return self._resolve(_seeding.draw(self._compiled.parameters, seed, (k,)))
+        sim_seed, key = _seeding.episode_words(seed, (k,))
+        return self._resolve(_seeding.draw(self._draw_plan(), key)), sim_seed
 
     def episode_seed(self, seed: int | None, k: int) -> int:
         """A 63-bit integer for episode ``k`` (for the simulator), from (seed, k) alone."""

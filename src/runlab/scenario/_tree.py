@@ -188,7 +188,7 @@ class Resolver:
         if isinstance(node, list):
             return [self.value(v) for v in node]
         if isinstance(node, ParamNode):
-            return copy.deepcopy(self.values[node.dist.path])
+            return self.values[node.dist.path]  # a fresh draw, placed once in the tree
         if isinstance(node, (RefNode, TemplateNode)):
             return copy.deepcopy(self.follow(node))
         return node

@@ -539,9 +539,11 @@ class Run:
         """
         if self._finished:
             raise RunFinishedError(f"run {self.id} has finished; it takes no new episodes")
-        from runlab.scenario import Scenario
+        scenario = self._scenario
+        if scenario is None:  # episodes of a run without a scenario still get their seeds
+            from runlab.scenario import Scenario
 
-        scenario = self._scenario if self._scenario is not None else Scenario({})
+            scenario = self._scenario_none = getattr(self, "_scenario_none", None) or Scenario()
         seed = self.seed if self.seed is not None else 0
         with self._episode_lock:
             index = self._episode_count
@@ -553,10 +555,9 @@ class Run:
                 raise ValueError(f"episode_id {episode_id!r} is already used in run {self.id}")
             self._episode_ids.add(episode_id)
             self._episode_count = index + 1
-        params = scenario.sample_episode(seed, index)
-        episode = Episode(self, index, episode_id, scenario.episode_seed(seed, index), params)
-        with self._episode_lock:
-            self._open_episodes[index] = episode
+        params, episode_seed = scenario.sample_episode_and_seed(seed, index)
+        episode = Episode(self, index, episode_id, episode_seed, params)
+        self._open_episodes[index] = episode  # one dict store: atomic under the GIL
         if not self._disabled:
             self._writer.submit_event(
                 {
@@ -588,8 +589,7 @@ class Run:
     def _episode_ended(
         self, episode: Episode, records: list[Record], traceback: str | None
     ) -> None:
-        with self._episode_lock:
-            self._open_episodes.pop(episode.index, None)
+        self._open_episodes.pop(episode.index, None)
         if self._disabled:
             return
         if records:
@@ -609,7 +609,7 @@ class Run:
 
     def _end_open_episodes(self, status: RunStatus) -> None:
         with self._episode_lock:
-            open_now = list(self._open_episodes.values())
+            open_now = list(self._open_episodes.copy().values())
         outcome = _EPISODE_OUTCOME.get(status, EpisodeStatus.CANCELED)
         for episode in open_now:
             with contextlib.suppress(EpisodeFinishedError):

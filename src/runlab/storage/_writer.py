@@ -76,7 +76,7 @@ class HistoryWriter:
         self._on_tick = on_tick
         self._on_fault = on_fault
         self._max_pending = max_pending_bytes
-        self._events: deque[bytes] = deque()
+        self._events: deque[bytes | dict[str, Any]] = deque()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._file: Any = None
@@ -95,8 +95,8 @@ class HistoryWriter:
         self._thread.start()
 
     def submit_event(self, event: dict[str, Any]) -> None:
-        """Queue a JSON event to be written with the next flush."""
-        self._events.append(frame(KIND_EVENT, encode_event(event)))
+        """Queue a JSON event (encoded on the writer thread; do not mutate it afterwards)."""
+        self._events.append(event)
 
     def submit_frame(self, kind: int, payload: bytes) -> None:
         """Queue an already encoded payload to be written with the next flush."""
@@ -201,7 +201,10 @@ class HistoryWriter:
                 except Exception as exc:
                     self._fault("summary", exc)
         while self._events:
-            frames.append(self._events.popleft())
+            item = self._events.popleft()
+            frames.append(
+                item if isinstance(item, bytes) else frame(KIND_EVENT, encode_event(item))
+            )
         if frames or self._pending:
             self._write(frames, sync=final or self._fsync)
 
