@@ -155,6 +155,7 @@ class Run:
         self._episode_count = 0
         self._episode_ids: set[str] = set()
         self._open_episodes: dict[int, Episode] = {}
+        self._no_scenario: Scenario | None = None
         self._name = name or new_name()
         self._tags = _check_tags(tags)
         self._notes = notes
@@ -543,7 +544,9 @@ class Run:
         if scenario is None:  # episodes of a run without a scenario still get their seeds
             from runlab.scenario import Scenario
 
-            scenario = self._scenario_none = getattr(self, "_scenario_none", None) or Scenario()
+            if self._no_scenario is None:
+                self._no_scenario = Scenario()
+            scenario = self._no_scenario
         seed = self.seed if self.seed is not None else 0
         with self._episode_lock:
             index = self._episode_count
