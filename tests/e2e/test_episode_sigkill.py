@@ -6,6 +6,7 @@ import signal
 import time
 from typing import Any
 
+from runlab.storage._format import unpack_params
 from runlab.storage._reader import iter_events
 
 # argv: store, side file. Runs episodes until killed; publishes the index of each finished one.
@@ -49,6 +50,6 @@ def test_sigkill_mid_episode_keeps_finished_episodes(children: Any) -> None:
     assert [e["index"] for e in ends] == list(range(30))
     assert all(e["status"] == "SUCCESS" for e in ends)
     assert all(
-        e["metrics"]["reward"] == starts[e["index"]]["params"]["friction"] * 19 for e in ends
+        e["metrics"]["reward"] == unpack_params(starts[e["index"]])["friction"] * 19 for e in ends
     )
     assert len(starts) == 31  # the open episode is known to have started, never ended

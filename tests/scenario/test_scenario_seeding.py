@@ -42,13 +42,16 @@ def test_different_episodes_differ() -> None:
     assert len(set(seeds)) == 50
 
 
-def test_episode_seed_is_63_bit_from_the_episode_seed_sequence() -> None:
+def test_episode_seed_is_63_bit_splitmix_from_the_seed_sequence_root() -> None:
     s = Scenario(SPEC)
     for k in range(10):
         seed = s.episode_seed(42, k)
         assert isinstance(seed, int) and 0 <= seed < 2**63
-        state = np.random.SeedSequence(42, spawn_key=(k,)).generate_state(1, dtype=np.uint64)
-        assert seed == int(state[0]) >> 1
+        root = int(np.random.SeedSequence(42).generate_state(2, dtype=np.uint64)[0])
+        z = (root + (k + 1) * 0x9E3779B97F4A7C15) % 2**64  # SplitMix64 output k + 1
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        assert seed == (z ^ (z >> 31)) >> 1
     assert Scenario().episode_seed(42, 3) == s.episode_seed(42, 3)  # independent of the spec
 
 

@@ -11,6 +11,7 @@ import pytest
 import runlab
 from runlab.scenario import Scenario
 from runlab.sdk._episode import EpisodeFinishedError, EpisodeStatus
+from runlab.storage._format import unpack_params
 from runlab.storage._reader import iter_events
 
 FAST = {"quiet": True, "capture_output": False, "capture_git": False, "capture_packages": False}
@@ -133,7 +134,8 @@ def test_episodes_from_eight_threads_at_once(tmp_path: Path) -> None:
     scenario = Scenario(SPEC)
     starts = {ev["index"]: ev for ev in events(run) if ev["type"] == "episode_start"}
     for index, ev in starts.items():
-        assert ev["params"]["friction"] == scenario.sample_episode(9, int(str(index)))["friction"]
+        friction = unpack_params(ev)["friction"]
+        assert friction == scenario.sample_episode(9, int(str(index)))["friction"]
 
 
 def test_reserved_names_and_code_artifacts(tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ class Scenario:
     def sample_episode_and_seed(self, seed: int | None, k: int) -> tuple[dict[str, Any], int]:
         """``(sample_episode(seed, k), episode_seed(seed, k))`` from one seed derivation."""
         seed, k = self._episode_args(seed, k)
-        sim_seed, key = _seeding.episode_words(seed, (k,))
+        sim_seed, key = _seeding.episode_pair(seed, k)
         return self._resolve(_seeding.draw(self._draw_plan(), key)), sim_seed
 
     def episode_seed(self, seed: int | None, k: int) -> int:

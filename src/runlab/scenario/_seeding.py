@@ -1,14 +1,13 @@
 """Seeds: one stream per (seed, episode, parameter path), derived, never replayed.
 
-Episode ``k`` of a run seeded with ``seed`` is ``SeedSequence(seed, spawn_key=(k,))``; its
-first 64-bit word (shifted to 63 bits) is the episode's seed for the user's simulator, its
-second is the episode's parameter key. Each parameter draws from its own :class:`Stream`:
-SplitMix64 seeded with that key XOR a BLAKE2b hash of the parameter's path, giving uniforms in
-(0, 1). So a parameter's value depends only on the seed, the
-episode, its path and its own distribution: adding, removing or reordering other parameters
-leaves it unchanged, and episode k needs no replay of episodes 0..k-1. Building one NumPy
-generator per parameter would cost ~15 µs each; a stream costs well under one.
-:meth:`Scenario.sample` (no episode) uses ``spawn_key=(PARAMETER_STREAM,)``.
+A run seed is pooled once by ``SeedSequence(seed)`` into two root words; episode ``k``'s seed
+for the user's simulator (63 bits) and its parameter key are output ``k + 1`` of a SplitMix64
+stream from each root (O(1) for any k; a SeedSequence per episode would cost ~8 µs). Each
+parameter draws from its own :class:`Stream`: SplitMix64 seeded with that key XOR a BLAKE2b
+hash of the parameter's path, giving uniforms in (0, 1). So a parameter's value depends only
+on the seed, the episode, its path and its own distribution: adding, removing or reordering
+other parameters leaves it unchanged, and episode k needs no replay of episodes 0..k-1.
+:meth:`Scenario.sample` (no episode) uses ``SeedSequence(seed, spawn_key=(PARAMETER_STREAM,))``.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 from runlab._errors import ScenarioError
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from runlab.scenario._distributions import Distribution
 
 # A fixed word that keeps parameter streams apart from spawn keys users derive themselves.
@@ -37,13 +34,6 @@ def check_count(value: Any, what: str) -> int:
     return int(value)
 
 
-def episode_sequence(seed: int, k: int) -> np.random.SeedSequence:
-    """The SeedSequence of episode ``k``: it depends on (seed, k) alone."""
-    import numpy as np
-
-    return np.random.SeedSequence(seed, spawn_key=(k,))
-
-
 def episode_words(entropy: Any, spawn_key: tuple[int, ...]) -> tuple[int, int]:
     """(simulator seed, parameter key) of one SeedSequence node."""
     import numpy as np
@@ -52,9 +42,26 @@ def episode_words(entropy: Any, spawn_key: tuple[int, ...]) -> tuple[int, int]:
     return int(state[0]) >> 1, int(state[1])
 
 
+@functools.lru_cache(maxsize=256)
+def run_roots(seed: int) -> tuple[int, int]:
+    """Two 64-bit root words of a run seed, pooled by NumPy's SeedSequence (once per seed)."""
+    import numpy as np
+
+    state = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+    return int(state[0]), int(state[1])
+
+
+def episode_pair(seed: int, k: int) -> tuple[int, int]:
+    """(simulator seed, parameter key) of episode ``k``: output ``k + 1`` of a SplitMix64
+    stream from each root word, so any episode is had in O(1), from (seed, k) alone."""
+    sim_root, key_root = run_roots(seed)
+    step = (k + 1) * _GOLDEN
+    return _mix((sim_root + step) & _M64) >> 1, _mix((key_root + step) & _M64)
+
+
 def episode_seed(seed: int, k: int) -> int:
     """A 63-bit integer for episode ``k``, for seeding a simulator."""
-    return episode_words(seed, (k,))[0]
+    return episode_pair(seed, k)[0]
 
 
 _M64 = (1 << 64) - 1

@@ -183,13 +183,14 @@ class Resolver:
         return {k: self.value(v) for k, v in self.root.items()}
 
     def value(self, node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: self.value(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self.value(v) for v in node]
-        if isinstance(node, ParamNode):
+        kind = type(node)  # exact types: this runs for every value of every episode
+        if kind is ParamNode:
             return self.values[node.dist.path]  # a fresh draw, placed once in the tree
-        if isinstance(node, (RefNode, TemplateNode)):
+        if kind is dict:
+            return {k: self.value(v) for k, v in node.items()}
+        if kind is list:
+            return [self.value(v) for v in node]
+        if kind is RefNode or kind is TemplateNode:
             return copy.deepcopy(self.follow(node))
         return node
 

@@ -95,7 +95,7 @@ def flatten_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if type(value) is dict and value:  # resolved scenarios are plain dicts
             out.update(flatten_params(value, f"{path}."))
         else:
             out[path] = value

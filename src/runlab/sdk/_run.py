@@ -38,7 +38,13 @@ from runlab.sdk._episode import (
 )
 from runlab.sdk._ids import check_id, new_id, new_name
 from runlab.sdk._values import FAST_TYPES, normalize
-from runlab.storage._format import KIND_EPISODE, Columns, Record, encode_episode
+from runlab.storage._format import (
+    KIND_EPISODE,
+    Columns,
+    Record,
+    encode_episode,
+    pack_params,
+)
 from runlab.storage._layout import (
     ARTIFACTS_DIR,
     FILES_DIR,
@@ -568,8 +574,8 @@ class Run:
                     "index": index,
                     "episode_id": episode_id,
                     "seed": episode.seed,
-                    "params": flatten_params(params),
                     "start": episode.start_time,
+                    **pack_params(flatten_params(params)),
                 }
             )
         return episode

@@ -29,6 +29,7 @@ from runlab.storage._format import (
     decode_event,
     iter_frames,
     split_episode,
+    unpack_params,
 )
 from runlab.storage._layout import RUN_JSON, RunRecord, read_json
 from runlab.storage._reader import _read_log, history_frame, series_from_payloads
@@ -133,7 +134,7 @@ def _record(
         traceback=_str_or_none(end_.get("traceback")),
         start=_float_or_none(start.get("start")),
         end=_float_or_none(end_.get("end")),
-        params=_dict(start.get("params")),
+        params=unpack_params(start),
         metrics=_dict(end_.get("metrics")),
     )
 

@@ -24,7 +24,8 @@ itself only. Integers are little-endian.
             values  values, zlib'd when flags & 1    dtype b'd' float64, b'q' int64, b'?' bool
 
 ``KIND_EVENT`` payload: UTF-8 JSON of one event. Episode events:
-``{"type": "episode_start", "index", "episode_id", "seed", "params", "start"}`` and
+``{"type": "episode_start", "index", "episode_id", "seed", "start", "param_keys", "params",
+"param_floats"}`` (see :func:`pack_params`: the float values travel as base64 float64) and
 ``{"type": "episode_end", "index", "episode_id", "status", "err_msg", "traceback", "end",
 "metrics"}`` (``params``: flat ``a.b`` path → sampled value; ``metrics``: last value per key).
 
@@ -34,6 +35,7 @@ episode's own metric history (written when the episode ends).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import mmap
@@ -214,6 +216,33 @@ def split_episode(payload: memoryview) -> tuple[int, memoryview]:
     """The episode index and the history payload of a ``KIND_EPISODE`` frame."""
     (index,) = _EPISODE.unpack_from(payload, 0)
     return index, payload[_EPISODE.size :]
+
+
+def pack_params(flat: dict[str, Any]) -> dict[str, Any]:
+    """Event fields for sampled parameters: float scalars packed as base64 float64 (exact, and
+    ~10x cheaper than JSON's float repr), everything else as JSON, key order kept."""
+    floats = [v for v in flat.values() if type(v) is float]
+    if not floats:
+        return {"params": flat}
+    return {
+        "param_keys": list(flat),
+        "params": {k: v for k, v in flat.items() if type(v) is not float},
+        "param_floats": base64.b64encode(_le(array("d", floats))).decode("ascii"),
+    }
+
+
+def unpack_params(event: dict[str, Any]) -> dict[str, Any]:
+    """The sampled parameters of an ``episode_start`` event, in their original order."""
+    params = event.get("params")
+    params = params if isinstance(params, dict) else {}
+    keys, packed = event.get("param_keys"), event.get("param_floats")
+    if not isinstance(keys, list) or not isinstance(packed, str):
+        return dict(params)
+    raw = array("d", base64.b64decode(packed))
+    if not _LITTLE:  # pragma: no cover - big-endian hosts
+        raw.byteswap()
+    floats = iter(raw)
+    return {k: params[k] if k in params else next(floats, math.nan) for k in keys}
 
 
 def encode_event(event: dict[str, Any]) -> bytes:
