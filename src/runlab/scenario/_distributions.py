@@ -398,7 +398,7 @@ def _compile(dist: Distribution) -> Callable[[Uniforms], Any]:
     if family in ("categorical", "discrete"):
         choices = args["choices"] if family == "categorical" else args["values"]
         weights = args.get("weights") if family == "categorical" else args.get("probs")
-        one = _picker(choices, _cdf(len(choices), weights))
+        one = _picker(choices, cumulative(len(choices), weights))
         if not shape:
             return one
         return lambda rng: [one(rng) for _ in range(shape[0])]
@@ -475,7 +475,8 @@ def _picker(choices: list[Any], cdf: list[float]) -> Sampler:
     return lambda rng: choices[min(bisect.bisect_right(cdf, rng.random()), last)]
 
 
-def _cdf(n: int, weights: list[Any] | None) -> list[float]:
+def cumulative(n: int, weights: list[Any] | None) -> list[float]:
+    """The cumulative probabilities of n choices (the last one with weight is exactly 1)."""
     w = [1.0] * n if weights is None else [float(x) for x in weights]
     total = math.fsum(w)
     cdf = [c / total for c in itertools.accumulate(w)]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Union
 
 from runlab._errors import ScenarioError
-from runlab.scenario import _seeding
+from runlab.scenario import _batch, _seeding
 from runlab.scenario._distributions import Distribution
 from runlab.scenario._tree import Compiled, Resolver, compile_spec
 from runlab.scenario._yaml import dump_yaml, is_path, read_source
@@ -44,7 +44,7 @@ class Scenario:
         True
     """
 
-    __slots__ = ("_compiled", "_plan", "_seed")
+    __slots__ = ("_blocks", "_compiled", "_plan", "_seed")
 
     def __init__(self, spec: ScenarioSource = None, *, seed: int | None = None) -> None:
         self._compiled = Compiled({}, {})
@@ -78,6 +78,7 @@ class Scenario:
         checked = None if seed is None else _seeding.check_count(seed, "seed")
         self._compiled, self._seed = compiled, checked
         self._plan: _seeding.Plan | None = None
+        self._blocks: dict[tuple[int, int], _batch.Block] = {}
         return self
 
     # -- sampling -----------------------------------------------------------------------------
@@ -109,8 +110,25 @@ class Scenario:
     def sample_episode_and_seed(self, seed: int | None, k: int) -> tuple[dict[str, Any], int]:
         """``(sample_episode(seed, k), episode_seed(seed, k))`` from one seed derivation."""
         seed, k = self._episode_args(seed, k)
-        sim_seed, key = _seeding.episode_pair(seed, k)
-        return self._resolve(_seeding.draw(self._draw_plan(), key)), sim_seed
+        number, row = divmod(k, _batch.BLOCK)
+        block = self._block(seed, number)
+        values: dict[str, Any] = {}
+        for path, dist in self._compiled.parameters.items():
+            rows = block.values.get(path)
+            if rows is None:  # a large draw: computed for this episode alone
+                values[path] = _batch.draw_rows(dist, path, block.keys[row : row + 1])[0]
+            else:
+                values[path] = _fresh(rows[row])
+        return self._resolve(values), block.seeds[row]
+
+    def _block(self, seed: int, number: int) -> _batch.Block:
+        found = self._blocks.get((seed, number))
+        if found is None:
+            found = _batch.draw_block(self._compiled.parameters, seed, number)
+            if len(self._blocks) >= 8:  # runs move through blocks in order: keep a few
+                self._blocks.pop(next(iter(self._blocks)))
+            self._blocks[seed, number] = found
+        return found
 
     def episode_seed(self, seed: int | None, k: int) -> int:
         """A 63-bit integer for episode ``k`` (for the simulator), from (seed, k) alone."""
@@ -176,3 +194,13 @@ class Scenario:
         self._compiled = Compiled({}, {})
         self._seed = None
         self.init(state["spec"], state["seed"])
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a cached list or dict value (scalars are immutable and shared)."""
+    kind = type(value)
+    if kind is list:
+        return [_fresh(v) for v in value] if value and type(value[0]) in (list, dict) else value[:]
+    if kind is dict:
+        return copy.deepcopy(value)
+    return value
