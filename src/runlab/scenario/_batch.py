@@ -124,10 +124,9 @@ def draw_rows(dist: Distribution, path: str, keys: Any) -> list[Any]:
         span = np.asarray(args["high"], dtype=np.int64) - low + 1
         out = low + np.minimum((u * span).astype(np.int64), span - 1)
     elif family == "gaussian":
-        from runlab.scenario._normal import ndtri
+        from runlab.scenario._normal import ndtri_array
 
-        z = np.array([ndtri(x) for x in u.ravel().tolist()]).reshape(shape)
-        out = a["mean"] + a["std"] * z
+        out = a["mean"] + a["std"] * ndtri_array(u)
     else:
         out = _truncated(keys, path, u, a, count)
     return out.tolist()  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ Robert's exponential rejection, which is exact there and accepts almost every pr
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runlab.scenario._distributions import Uniforms
@@ -115,3 +115,28 @@ def _far_tail(lo: float, hi: float, u: float, rng: Uniforms) -> float:
             break
         u = float(rng.random())
     return min(z, hi)
+
+
+def ndtri_array(p: Any) -> Any:
+    """:func:`ndtri` over a NumPy array of probabilities in (0, 1), vectorised.
+
+    The same rational approximation and one Halley step; the step's CDF uses ``math.erfc``
+    per element (NumPy has no erfc), which is still ~5x cheaper than a Python ``ndtri`` call.
+    """
+    import numpy as np
+
+    q = np.minimum(p, 1.0 - p)  # lower tail, mirrored back below
+    x = np.empty_like(q)
+    low = q < _P_LOW
+    t = np.sqrt(-2.0 * np.log(q[low]))
+    x[low] = np.polyval(_C, t) / np.polyval((*_D, 1.0), t)
+    r = q[~low] - 0.5
+    rr = r * r
+    x[~low] = np.polyval(_A, rr) * r / np.polyval((*_B, 1.0), rr)
+    near = np.abs(x) < _FAR
+    xs = x[near]
+    cdf = 0.5 * np.frompyfunc(math.erfc, 1, 1)(-xs / _SQRT2).astype(np.float64)
+    e = cdf - q[near]
+    u = e * _SQRT2PI * np.exp(xs * xs / 2.0)
+    x[near] = xs - u / (1.0 + xs * u / 2.0)
+    return np.where(p > 0.5, -x, x)
