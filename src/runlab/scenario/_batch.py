@@ -75,22 +75,56 @@ def per_draw(dist: Distribution) -> int:
 
 
 def draw_block(parameters: Mapping[str, Distribution], seed: int, block: int) -> Block:
-    """Every blockable parameter's values for the episodes of ``block``."""
+    """Every blockable parameter's values for the episodes of ``block``.
+
+    The uniforms of all of them come from one vectorised pass (a column per parameter draw);
+    each parameter then transforms its own columns.
+    """
+    import numpy as np
+
     seeds, keys = episode_words(seed, block * BLOCK, BLOCK)
-    values = {
-        path: draw_rows(dist, path, keys)
-        for path, dist in parameters.items()
-        if per_draw(dist) <= BLOCK
-    }
+    small = [(path, dist, per_draw(dist)) for path, dist in parameters.items()]
+    small = [item for item in small if item[2] <= BLOCK]
+    if not small:
+        return Block(seeds, keys, {})
+    words = np.repeat(
+        np.array([path_word(path) for path, _, _ in small], dtype=np.uint64),
+        [count for _, _, count in small],
+    )
+    counter = np.concatenate([np.arange(1, c + 1, dtype=np.uint64) for _, _, c in small])
+    z = _mix((keys[:, None] ^ words[None, :]) + counter[None, :] * np.uint64(_GOLDEN))
+    u = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * _UNIT
+    # One inverse-CDF pass for the columns of every gaussian parameter together.
+    spans, start = [], 0
+    for _, _dist, count in small:
+        spans.append((start, start + count))
+        start += count
+    gauss = [i for i, (_, dist, _) in enumerate(small) if dist.family == "gaussian"]
+    normal = None
+    if gauss:
+        from runlab.scenario._normal import ndtri_array
+
+        columns = np.concatenate([np.arange(*spans[i]) for i in gauss])
+        normal = np.empty_like(u)
+        normal[:, columns] = ndtri_array(u[:, columns])
+    values: dict[str, list[Any]] = {}
+    for (path, dist, _), (a, b) in zip(small, spans, strict=True):
+        z = None if normal is None or dist.family != "gaussian" else normal[:, a:b]
+        values[path] = transform(dist, path, keys, u[:, a:b], z)
     return Block(seeds, keys, values)
 
 
 def draw_rows(dist: Distribution, path: str, keys: Any) -> list[Any]:
     """One value of ``dist`` per key, as plain Python data."""
+    return transform(dist, path, keys, uniforms(keys, path, per_draw(dist)))
+
+
+def transform(dist: Distribution, path: str, keys: Any, u: Any, normal: Any = None) -> list[Any]:
+    """Values of ``dist`` from its uniforms ``u`` (one row per key), as plain Python data;
+    ``normal`` is ``ndtri(u)`` when the caller has it (gaussians)."""
     import numpy as np
 
-    count = per_draw(dist)
-    u = uniforms(keys, path, count)
+    count = u.shape[1]
     family, args = dist.family, dist.args
     rows = len(keys)
     if family in ("categorical", "discrete"):
@@ -126,7 +160,8 @@ def draw_rows(dist: Distribution, path: str, keys: Any) -> list[Any]:
     elif family == "gaussian":
         from runlab.scenario._normal import ndtri_array
 
-        out = a["mean"] + a["std"] * ndtri_array(u)
+        z = ndtri_array(u) if normal is None else normal.reshape(shape)
+        out = a["mean"] + a["std"] * z
     else:
         out = _truncated(keys, path, u, a, count)
     return out.tolist()  # type: ignore[no-any-return]
@@ -135,7 +170,12 @@ def draw_rows(dist: Distribution, path: str, keys: Any) -> list[Any]:
 def _truncated(keys: Any, path: str, u: Any, a: dict[str, Any], count: int) -> Any:
     import numpy as np
 
-    from runlab.scenario._normal import truncated_normal
+    from runlab.scenario._normal import truncated_normal, truncated_normal_array
+
+    if all(a[k].ndim == 0 for k in _TRUNC):
+        out = truncated_normal_array(u, *(float(a[k]) for k in _TRUNC))
+        if out is not None:
+            return out
 
     mean, std, low, high = (np.broadcast_to(a[k], u.shape).ravel().tolist() for k in _TRUNC)
     flat = u.ravel().tolist()

@@ -90,17 +90,17 @@ class Distribution:
     text: str = field(default="", compare=False)
     path: str = field(default="", compare=False)
 
-    @property
+    @functools.cached_property
     def family(self) -> str:
         """The name without its ``_1d``/``_2d``/``_3d`` suffix."""
         return _split(self.name)[0]
 
-    @property
+    @functools.cached_property
     def axes(self) -> int:
         """The length of one draw of a ``_1d``/``_2d``/``_3d`` form, else 0."""
         return _split(self.name)[1]
 
-    @property
+    @functools.cached_property
     def shape(self) -> tuple[int, ...]:
         """``(size,)`` when ``size=`` is given, then ``(axes,)`` for vector forms."""
         size = self.args.get("size")

@@ -117,6 +117,13 @@ def _far_tail(lo: float, hi: float, u: float, rng: Uniforms) -> float:
     return min(z, hi)
 
 
+def _horner(coefficients: tuple[float, ...], x: Any) -> Any:
+    out = coefficients[0]
+    for c in coefficients[1:]:
+        out = out * x + c
+    return out
+
+
 def ndtri_array(p: Any) -> Any:
     """:func:`ndtri` over a NumPy array of probabilities in (0, 1), vectorised.
 
@@ -126,17 +133,38 @@ def ndtri_array(p: Any) -> Any:
     import numpy as np
 
     q = np.minimum(p, 1.0 - p)  # lower tail, mirrored back below
-    x = np.empty_like(q)
-    low = q < _P_LOW
-    t = np.sqrt(-2.0 * np.log(q[low]))
-    x[low] = np.polyval(_C, t) / np.polyval((*_D, 1.0), t)
-    r = q[~low] - 0.5
-    rr = r * r
-    x[~low] = np.polyval(_A, rr) * r / np.polyval((*_B, 1.0), rr)
-    near = np.abs(x) < _FAR
-    xs = x[near]
-    cdf = 0.5 * np.frompyfunc(math.erfc, 1, 1)(-xs / _SQRT2).astype(np.float64)
-    e = cdf - q[near]
-    u = e * _SQRT2PI * np.exp(xs * xs / 2.0)
-    x[near] = xs - u / (1.0 + xs * u / 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.sqrt(-2.0 * np.log(q))
+        tail = _horner(_C, t) / _horner((*_D, 1.0), t)
+        r = q - 0.5
+        rr = r * r
+        body = _horner(_A, rr) * r / _horner((*_B, 1.0), rr)
+    x = np.where(q < _P_LOW, tail, body)
+    cdf = 0.5 * np.frompyfunc(math.erfc, 1, 1)(-x / _SQRT2).astype(np.float64)
+    u = (cdf - q) * _SQRT2PI * np.exp(np.minimum(x * x, _FAR * _FAR) / 2.0)
+    x = np.where(np.abs(x) < _FAR, x - u / (1.0 + x * u / 2.0), x)
     return np.where(p > 0.5, -x, x)
+
+
+def truncated_normal_array(u: Any, mean: float, std: float, low: float, high: float) -> Any | None:
+    """:func:`truncated_normal` over an array of uniforms, for scalar arguments; ``None`` for
+    far-tail intervals (which need rejection: the caller goes element by element)."""
+    import numpy as np
+
+    if std == 0.0 or low == high:
+        return np.full(u.shape, min(max(mean, low), high))
+    a = (low - mean) / std
+    b = (high - mean) / std
+    if a == b:
+        return np.full(u.shape, min(max(mean, low), high))
+    mirrored = a + b > 0.0
+    if mirrored:
+        a, b = -b, -a
+    if b < -_FAR:
+        return None
+    pa, pb = ndtr(a), ndtr(b)
+    p = np.clip(pa + u * (pb - pa), _TINY, 1.0 - 2.0**-53)
+    z = np.clip(ndtri_array(p), a, b)
+    if mirrored:
+        z = -z
+    return np.clip(mean + std * z, low, high)
