@@ -10,8 +10,8 @@ import pytest
 
 import runlab
 from runlab.scenario import Scenario
-from runlab.sdk._episode import EpisodeFinishedError, EpisodeStatus
-from runlab.storage._format import unpack_params
+from runlab.sdk._episode import EpisodeFinishedError, EpisodeStatus, flatten_params
+from runlab.storage._episodes import read_episodes
 from runlab.storage._reader import iter_events
 
 FAST = {"quiet": True, "capture_output": False, "capture_git": False, "capture_packages": False}
@@ -132,10 +132,11 @@ def test_episodes_from_eight_threads_at_once(tmp_path: Path) -> None:
     ends = [ev for ev in events(run) if ev["type"] == "episode_end"]
     assert sorted(int(str(ev["index"])) for ev in ends) == list(range(8 * per_thread))
     scenario = Scenario(SPEC)
-    starts = {ev["index"]: ev for ev in events(run) if ev["type"] == "episode_start"}
-    for index, ev in starts.items():
-        friction = unpack_params(ev)["friction"]
-        assert friction == scenario.sample_episode(9, int(str(index)))["friction"]
+    records = read_episodes(run.dir)
+    assert [r.index for r in records] == list(range(8 * per_thread))
+    for r in records:
+        assert r.params["friction"] == scenario.sample_episode(9, r.index)["friction"]
+        assert r.seed == scenario.episode_seed(9, r.index) and r.status == "SUCCESS"
 
 
 def test_reserved_names_and_code_artifacts(tmp_path: Path) -> None:
@@ -192,3 +193,24 @@ def test_live_run_reads_its_episodes_and_stats(tmp_path: Path) -> None:
     low, high = stats.filter(stats["parameter"] == "f").sort("lo").rows(named=True)
     assert low["success_rate"] == 0.0 and high["success_rate"] == 1.0
     assert low["n"] + high["n"] == 40
+
+
+def test_an_episode_open_across_a_flush_is_announced_before_it_ends(tmp_path: Path) -> None:
+    settings = {**FAST, "flush_interval": 0.02}
+    with runlab.init(dir=tmp_path, scenario=SPEC, seed=2, settings=settings) as run:
+        quick = run.create_episode()
+        quick.finish()
+        slow = run.create_episode()
+        for _ in range(200):  # bounded: the writer ticks every 10 ms
+            if any(e["type"] == "episode_start" for e in events(run)):
+                break
+            threading.Event().wait(0.01)
+        starts = [e for e in events(run) if e["type"] == "episode_start"]
+        assert [e["index"] for e in starts] == [slow.index]  # the quick one never needed it
+        [record] = [r for r in read_episodes(run.dir, unfinished="RUNNING") if r.index == 1]
+        assert record.status == "RUNNING" and record.params == flatten_params(slow.config.to_dict())
+        slow.finish()
+    records = read_episodes(run.dir)
+    assert [(r.index, r.status) for r in records] == [(0, "SUCCESS"), (1, "SUCCESS")]
+    assert records[0].params == flatten_params(quick.config.to_dict())
+    assert records[0].seed == quick.seed

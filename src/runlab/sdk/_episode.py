@@ -128,6 +128,7 @@ class Episode:
         self.start_time = time.time()
         self.end_time: float | None = None
         self.err_msg: str | None = None
+        self._announced = False
 
     # -- parameters ----------------------------------------------------------------------
 
@@ -229,7 +230,16 @@ class Episode:
             self.err_msg = err_msg
             self.end_time = time.time()
             records, self._records = self._records, []
-        self._run._episode_ended(self, records, traceback)
+            announced = self._announced
+        self._run._episode_ended(self, records, traceback, announced)
+
+    def _announce(self) -> bool:
+        """Mark the episode's start as written; False if it has ended or was announced."""
+        with self._lock:
+            if self._announced or self._status is not EpisodeStatus.RUNNING:
+                return False
+            self._announced = True
+            return True
 
     def __enter__(self) -> Episode:
         return self

@@ -162,6 +162,7 @@ class Run:
         self._episode_ids: set[str] = set()
         self._open_episodes: dict[int, Episode] = {}
         self._no_scenario: Scenario | None = None
+        self._param_keys_sent = False
         self._name = name or new_name()
         self._tags = _check_tags(tags)
         self._notes = notes
@@ -307,6 +308,8 @@ class Run:
             self._cap = self._points_cap(max(1.0, points / len(records)))
 
     def _on_tick(self) -> None:
+        if self._open_episodes:
+            self._announce_open_episodes()
         now = _time()
         if self._dirty or now - self._beat >= self.settings.heartbeat_interval:
             self._beat = now
@@ -566,18 +569,9 @@ class Run:
             self._episode_count = index + 1
         params, episode_seed = scenario.sample_episode_and_seed(seed, index)
         episode = Episode(self, index, episode_id, episode_seed, params)
+        # Announced (an episode_start event) by the writer's next tick if still open then;
+        # an episode that ends first is written once, as one event holding both halves.
         self._open_episodes[index] = episode  # one dict store: atomic under the GIL
-        if not self._disabled:
-            self._writer.submit_event(
-                {
-                    "type": "episode_start",
-                    "index": index,
-                    "episode_id": episode_id,
-                    "seed": episode.seed,
-                    "start": episode.start_time,
-                    **pack_params(flatten_params(params)),
-                }
-            )
         return episode
 
     def episodes(self) -> pl.DataFrame:
@@ -596,25 +590,47 @@ class Run:
         return scenario_stats(self.dir, bins, outcome, unfinished="RUNNING")
 
     def _episode_ended(
-        self, episode: Episode, records: list[Record], traceback: str | None
+        self, episode: Episode, records: list[Record], traceback: str | None, announced: bool
     ) -> None:
         self._open_episodes.pop(episode.index, None)
         if self._disabled:
             return
         if records:
             self._writer.submit_frame(KIND_EPISODE, encode_episode(episode.index, records))
-        self._writer.submit_event(
-            {
-                "type": "episode_end",
-                "index": episode.index,
-                "episode_id": episode.episode_id,
-                "status": episode.status.value,
-                "err_msg": episode.err_msg,
-                "traceback": traceback,
-                "end": episode.end_time,
-                "metrics": episode._last,
-            }
-        )
+        event = {
+            "type": "episode_end",
+            "index": episode.index,
+            "episode_id": episode.episode_id,
+            "status": episode.status.value,
+            "err_msg": episode.err_msg,
+            "traceback": traceback,
+            "end": episode.end_time,
+            "metrics": episode._last,
+        }
+        if not announced:
+            event.update(self._start_fields(episode))
+        self._writer.submit_event(event)
+
+    def _start_fields(self, episode: Episode) -> dict[str, Any]:
+        with_keys = not self._param_keys_sent  # the key order is the same for every episode
+        self._param_keys_sent = True
+        return {
+            "seed": episode.seed,
+            "start": episode.start_time,
+            **pack_params(flatten_params(episode._params), with_keys),
+        }
+
+    def _announce_open_episodes(self) -> None:
+        """Writer thread: write the start of every episode still open (crash visibility)."""
+        for episode in list(self._open_episodes.values()):
+            if episode._announce():
+                event = {
+                    "type": "episode_start",
+                    "index": episode.index,
+                    "episode_id": episode.episode_id,
+                }
+                event.update(self._start_fields(episode))
+                self._writer.submit_event(event)
 
     def _end_open_episodes(self, status: RunStatus) -> None:
         with self._episode_lock:

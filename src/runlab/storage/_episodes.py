@@ -94,6 +94,7 @@ def read_episodes(run_dir: Path, *, unfinished: Unfinished | None = None) -> lis
     """
     starts: dict[int, dict[str, Any]] = {}
     ends: dict[int, dict[str, Any]] = {}
+    schema: list[Any] | None = None
     for fr in iter_frames(_read_log(Path(run_dir))):
         if fr.kind != KIND_EVENT:
             continue
@@ -105,6 +106,8 @@ def read_episodes(run_dir: Path, *, unfinished: Unfinished | None = None) -> lis
             continue
         if not isinstance(index, int) or isinstance(index, bool):
             continue
+        if schema is None and isinstance(event.get("param_keys"), list):
+            schema = event["param_keys"]
         if kind == "episode_start":
             starts[index] = event
         elif kind == "episode_end":
@@ -113,14 +116,21 @@ def read_episodes(run_dir: Path, *, unfinished: Unfinished | None = None) -> lis
         return []
     if unfinished is None and any(i not in ends for i in starts):
         unfinished = RUNNING if _run_is_running(Path(run_dir)) else INTERRUPTED
+    # An episode that ended before it was announced has one event carrying both halves.
     return [
-        _record(i, starts.get(i, {}), ends.get(i), unfinished or INTERRUPTED)
+        _record(
+            i, starts.get(i) or ends.get(i) or {}, ends.get(i), unfinished or INTERRUPTED, schema
+        )
         for i in sorted(starts.keys() | ends.keys())
     ]
 
 
 def _record(
-    index: int, start: dict[str, Any], end: dict[str, Any] | None, unfinished: str
+    index: int,
+    start: dict[str, Any],
+    end: dict[str, Any] | None,
+    unfinished: str,
+    schema: list[Any] | None = None,
 ) -> EpisodeRecord:
     end_ = end or {}
     episode_id = end_.get("episode_id") or start.get("episode_id")
@@ -134,7 +144,7 @@ def _record(
         traceback=_str_or_none(end_.get("traceback")),
         start=_float_or_none(start.get("start")),
         end=_float_or_none(end_.get("end")),
-        params=unpack_params(start),
+        params=unpack_params(start, schema),
         metrics=_dict(end_.get("metrics")),
     )
 

@@ -218,24 +218,29 @@ def split_episode(payload: memoryview) -> tuple[int, memoryview]:
     return index, payload[_EPISODE.size :]
 
 
-def pack_params(flat: dict[str, Any]) -> dict[str, Any]:
+def pack_params(flat: dict[str, Any], with_keys: bool = True) -> dict[str, Any]:
     """Event fields for sampled parameters: float scalars packed as base64 float64 (exact, and
-    ~10x cheaper than JSON's float repr), everything else as JSON, key order kept."""
+    ~10x cheaper than JSON's float repr), everything else as JSON, key order kept. The key
+    order (``param_keys``) is the same for every episode of a run, so a writer may send it
+    once; readers take it from any event of the run."""
     floats = [v for v in flat.values() if type(v) is float]
     if not floats:
         return {"params": flat}
-    return {
-        "param_keys": list(flat),
+    fields = {
         "params": {k: v for k, v in flat.items() if type(v) is not float},
         "param_floats": base64.b64encode(_le(array("d", floats))).decode("ascii"),
     }
+    if with_keys:
+        fields["param_keys"] = list(flat)
+    return fields
 
 
-def unpack_params(event: dict[str, Any]) -> dict[str, Any]:
-    """The sampled parameters of an ``episode_start`` event, in their original order."""
+def unpack_params(event: dict[str, Any], schema: list[Any] | None = None) -> dict[str, Any]:
+    """The sampled parameters of an episode event, in their original order (``schema``: the
+    run's ``param_keys`` when this event does not carry them)."""
     params = event.get("params")
     params = params if isinstance(params, dict) else {}
-    keys, packed = event.get("param_keys"), event.get("param_floats")
+    keys, packed = event.get("param_keys", schema), event.get("param_floats")
     if not isinstance(keys, list) or not isinstance(packed, str):
         return dict(params)
     raw = array("d", base64.b64decode(packed))
