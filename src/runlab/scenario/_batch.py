@@ -24,20 +24,35 @@ from runlab.scenario._seeding import Stream, path_word, run_roots
 if TYPE_CHECKING:
     from runlab.scenario._distributions import Distribution
 
-BLOCK = 64
+BLOCK = 256
 _GOLDEN = 0x9E3779B97F4A7C15
 _UNIT = 2.0**-53
 
 
 class Block:
-    """One block's draws: simulator seeds, parameter keys and each parameter's values."""
+    """One block's draws: simulator seeds, parameter keys and each parameter's values.
 
-    __slots__ = ("keys", "seeds", "values")
+    ``items`` is ``(path, values by row, whether a row's value must be copied out)`` for the
+    blocked parameters; ``alone`` lists the parameters drawn per episode instead.
+    """
 
-    def __init__(self, seeds: list[int], keys: Any, values: dict[str, list[Any]]) -> None:
+    __slots__ = ("alone", "items", "keys", "seeds", "values")
+
+    def __init__(
+        self,
+        seeds: list[int],
+        keys: Any,
+        values: dict[str, list[Any]],
+        parameters: Mapping[str, Distribution],
+    ) -> None:
         self.seeds = seeds
         self.keys = keys
         self.values = values
+        self.items = [
+            (path, rows, bool(rows) and type(rows[0]) in (list, dict))
+            for path, rows in values.items()
+        ]
+        self.alone = [(p, d) for p, d in parameters.items() if p not in values]
 
 
 def _mix(z: Any) -> Any:
@@ -86,7 +101,7 @@ def draw_block(parameters: Mapping[str, Distribution], seed: int, block: int) ->
     small = [(path, dist, per_draw(dist)) for path, dist in parameters.items()]
     small = [item for item in small if item[2] <= BLOCK]
     if not small:
-        return Block(seeds, keys, {})
+        return Block(seeds, keys, {}, parameters)
     words = np.repeat(
         np.array([path_word(path) for path, _, _ in small], dtype=np.uint64),
         [count for _, _, count in small],
@@ -111,7 +126,7 @@ def draw_block(parameters: Mapping[str, Distribution], seed: int, block: int) ->
     for (path, dist, _), (a, b) in zip(small, spans, strict=True):
         z = None if normal is None or dist.family != "gaussian" else normal[:, a:b]
         values[path] = transform(dist, path, keys, u[:, a:b], z)
-    return Block(seeds, keys, values)
+    return Block(seeds, keys, values, parameters)
 
 
 def draw_rows(dist: Distribution, path: str, keys: Any) -> list[Any]:

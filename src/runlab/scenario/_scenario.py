@@ -10,7 +10,7 @@ from typing import Any, Union
 from runlab._errors import ScenarioError
 from runlab.scenario import _batch, _seeding
 from runlab.scenario._distributions import Distribution
-from runlab.scenario._tree import Compiled, Resolver, compile_spec
+from runlab.scenario._tree import Compiled, ParamNode, Resolver, compile_spec
 from runlab.scenario._yaml import dump_yaml, is_path, read_source
 
 ScenarioSource = Union[Mapping[str, Any], str, "os.PathLike[str]", "Scenario", None]
@@ -44,7 +44,7 @@ class Scenario:
         True
     """
 
-    __slots__ = ("_blocks", "_compiled", "_plan", "_seed")
+    __slots__ = ("_blocks", "_compiled", "_flat", "_plan", "_seed")
 
     def __init__(self, spec: ScenarioSource = None, *, seed: int | None = None) -> None:
         self._compiled = Compiled({}, {})
@@ -79,6 +79,7 @@ class Scenario:
         self._compiled, self._seed = compiled, checked
         self._plan: _seeding.Plan | None = None
         self._blocks: dict[tuple[int, int], _batch.Block] = {}
+        self._flat = all(type(node) is ParamNode for node in compiled.root.values())
         return self
 
     # -- sampling -----------------------------------------------------------------------------
@@ -113,12 +114,12 @@ class Scenario:
         number, row = divmod(k, _batch.BLOCK)
         block = self._block(seed, number)
         values: dict[str, Any] = {}
-        for path, dist in self._compiled.parameters.items():
-            rows = block.values.get(path)
-            if rows is None:  # a large draw: computed for this episode alone
-                values[path] = _batch.draw_rows(dist, path, block.keys[row : row + 1])[0]
-            else:
-                values[path] = _fresh(rows[row])
+        for path, rows, copied in block.items:
+            values[path] = _fresh(rows[row]) if copied else rows[row]
+        for path, dist in block.alone:  # large draws: computed for this episode alone
+            values[path] = _batch.draw_rows(dist, path, block.keys[row : row + 1])[0]
+        if self._flat:  # every top-level value is a distribution: the draw is the result
+            return {key: values[key] for key in self._compiled.root}, block.seeds[row]
         return self._resolve(values), block.seeds[row]
 
     def _block(self, seed: int, number: int) -> _batch.Block:
