@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any, Union
 
@@ -126,9 +127,10 @@ class Scenario:
         found = self._blocks.get((seed, number))
         if found is None:
             found = _batch.draw_block(self._compiled.parameters, seed, number)
-            if len(self._blocks) >= 8:  # runs move through blocks in order: keep a few
-                self._blocks.pop(next(iter(self._blocks)))
-            self._blocks[seed, number] = found
+            with _BLOCKS_LOCK:  # episodes may be created from many threads
+                if len(self._blocks) >= 8:  # runs move through blocks in order: keep a few
+                    self._blocks.pop(next(iter(self._blocks)))
+                self._blocks[seed, number] = found
         return found
 
     def episode_seed(self, seed: int | None, k: int) -> int:
@@ -195,6 +197,9 @@ class Scenario:
         self._compiled = Compiled({}, {})
         self._seed = None
         self.init(state["spec"], state["seed"])
+
+
+_BLOCKS_LOCK = threading.Lock()
 
 
 def _fresh(value: Any) -> Any:
