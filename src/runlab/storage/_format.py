@@ -24,10 +24,13 @@ itself only. Integers are little-endian.
             values  values, zlib'd when flags & 1    dtype b'd' float64, b'q' int64, b'?' bool
 
 ``KIND_EVENT`` payload: UTF-8 JSON of one event. Episode events:
-``{"type": "episode_start", "index", "episode_id", "seed", "start", "param_keys", "params",
-"param_floats"}`` (see :func:`pack_params`: the float values travel as base64 float64) and
 ``{"type": "episode_end", "index", "episode_id", "status", "err_msg", "traceback", "end",
-"metrics"}`` (``params``: flat ``a.b`` path → sampled value; ``metrics``: last value per key).
+"metrics"}`` when an episode ends (``metrics``: last value per key). An episode still open at
+a writer tick is announced first with ``{"type": "episode_start", "index", "episode_id",
+"seed", "start", <params>}``; one that ends before being announced carries the start fields
+(``seed``, ``start``, ``<params>``) in its ``episode_end`` event instead. ``<params>`` is
+:func:`pack_params`' fields: flat ``a.b`` path → sampled value, float scalars base64-packed,
+and the run's ``param_keys`` order, sent once per run.
 
 ``KIND_EPISODE`` payload: ``index u32`` then a ``KIND_HISTORY`` payload holding one finished
 episode's own metric history (written when the episode ends).
