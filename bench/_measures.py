@@ -468,6 +468,78 @@ def episode(p: Result) -> Result:
     return {"per_episode_s": statistics.median(per), "all_s": per, "sample_s": sample}
 
 
+# -- 9. many runs: list, tabulate, filter, group -------------------------------------------------
+
+
+_OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+def _write_runs(root: str, n: int) -> None:
+    """``n`` finished runs with 20 config keys (3 nested) and 5 summary keys, written as
+    ``run.json`` files directly: the SDK's own start-up is not what is measured."""
+    from runlab.storage._layout import RunRecord
+    from runlab.storage.testing import write_run
+
+    for i in range(n):
+        config: dict[str, Any] = {f"k{j}": (i * j) % 7 for j in range(15)}
+        config["lr"] = 10.0 ** -(i % 5)
+        config["optimizer"] = _OPTIMIZERS[i % 3]
+        config["model"] = {"depth": i % 4, "width": 64 * (i % 3 + 1), "act": "relu"}
+        summary = {
+            "loss": 1.0 / (i + 1),
+            "accuracy": (i % 100) / 100,
+            "val_loss": 0.5 + (i % 10) / 100,
+            "epochs": 10,
+            "best_step": i % 50,
+        }
+        record = RunRecord(
+            id=f"r{i:06d}",
+            project="bench",
+            name=f"run-{i}",
+            status="finished",
+            created_at=1.7e9 + i,
+            ended_at=1.7e9 + i + 60.0,
+            config=config,
+            summary=summary,
+        )
+        write_run(root, record)
+
+
+def collection(p: Result) -> Result:
+    """Warm ``runlab.runs(dir)`` + ``to_frame()``, and ``filter`` + ``group_by().agg()``."""
+    import runlab
+
+    root, n = p["root"], p["runs"]
+    t0 = time.perf_counter()
+    _write_runs(root, n)
+    write_s = time.perf_counter() - t0
+    first_s, rc = _timed(lambda: runlab.runs(dir=root))  # indexes every run.json once
+    if len(rc) != n:
+        raise RuntimeError(f"runlab.runs() listed {len(rc)} runs, expected {n}")
+
+    def query() -> Any:
+        picked = rc.filter(optimizer=["adam", "sgd"], lr=(1e-4, 1e-1))
+        return picked.group_by("optimizer", "model.depth").agg("lr", n=len)
+
+    lists, frames, queries = [], [], []
+    for _ in range(p["repeats"]):
+        list_s, rc = _timed(lambda: runlab.runs(dir=root))
+        frame_s, frame = _timed(rc.to_frame)
+        lists.append(list_s)
+        frames.append(list_s + frame_s)
+        queries.append(_timed(query)[0])
+    if frame.shape != (n, 6 + 20 + 5):
+        raise RuntimeError(f"to_frame() has shape {frame.shape}, expected {(n, 31)}")
+    return {
+        "runs": n,
+        "write_s": write_s,
+        "first_s": first_s,
+        "list_warm_s": statistics.median(lists),
+        "frame_warm_s": statistics.median(frames),
+        "query_warm_s": statistics.median(queries),
+    }
+
+
 MEASURES: dict[str, Callable[[Result], Result]] = {
     "warmup": warmup,
     "log_cost": log_cost,
@@ -478,6 +550,7 @@ MEASURES: dict[str, Callable[[Result], Result]] = {
     "read": read,
     "memory": memory,
     "episode": episode,
+    "collection": collection,
 }
 
 

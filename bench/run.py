@@ -44,6 +44,8 @@ SIZES: dict[str, dict[str, int]] = {
         "memory_wide_points": 6_000_000,
         "peer_calls": 20_000,
         "episodes": 5_000,
+        "collection_runs": 10_000,
+        "collection_repeats": 5,
     },
     "quick": {
         "log_calls": 20_000,
@@ -59,6 +61,8 @@ SIZES: dict[str, dict[str, int]] = {
         "memory_wide_points": 3_000_000,
         "peer_calls": 5_000,
         "episodes": 1_000,
+        "collection_runs": 10_000,
+        "collection_repeats": 3,
     },
     "smoke": {
         "log_calls": 2_000,
@@ -74,10 +78,21 @@ SIZES: dict[str, dict[str, int]] = {
         "memory_wide_points": 2_000,
         "peer_calls": 200,
         "episodes": 50,
+        "collection_runs": 200,
+        "collection_repeats": 1,
     },
 }
 
-MEASURE_NAMES = ("log", "ingest", "import", "lifecycle", "read", "memory", "episode")
+MEASURE_NAMES = (
+    "log",
+    "ingest",
+    "import",
+    "lifecycle",
+    "read",
+    "memory",
+    "episode",
+    "collection",
+)
 
 
 @dataclass
@@ -375,6 +390,42 @@ def fig_episode(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]
     return [judged("episode_us", name, us, "µs", shown, "<=", 50.0)]
 
 
+def fig_collection(
+    size: dict[str, int], root: str, work: Path, raw: dict[str, Any]
+) -> list[Figure]:
+    params = {
+        "runs": size["collection_runs"],
+        "repeats": size["collection_repeats"],
+        "root": str(work / "collection"),
+    }
+    r = raw["collection"] = measure("collection", params, work)
+    n = _n(r["runs"])
+    frame_ms, query_ms = r["frame_warm_s"] * 1e3, r["query_warm_s"] * 1e3
+    listed = (
+        f"{frame_ms:.1f} ms warm (list {r['list_warm_s'] * 1e3:.1f}, first {r['first_s']:.2f} s)"
+    )
+    return [
+        judged(
+            "collection_frame_ms",
+            f"runlab.runs() + to_frame(), {n} runs",
+            frame_ms,
+            "ms",
+            listed,
+            "<=",
+            300.0,
+        ),
+        judged(
+            "collection_query_ms",
+            f"filter + group_by().agg(), {n} runs",
+            query_ms,
+            "ms",
+            f"{query_ms:.1f} ms warm",
+            "<=",
+            100.0,
+        ),
+    ]
+
+
 FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Figure]]] = {
     "log": fig_log,
     "ingest": fig_ingest,
@@ -383,6 +434,7 @@ FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Fi
     "read": fig_read,
     "memory": fig_memory,
     "episode": fig_episode,
+    "collection": fig_collection,
 }
 
 

@@ -33,6 +33,8 @@ FIGURES = (
     "SDK resident memory, 100 floats/call",
     "import runlab resident memory",
     "episode create+sample+finish, 20 params",
+    "runlab.runs() + to_frame()",
+    "filter + group_by().agg()",
 )
 
 
@@ -59,5 +61,7 @@ def test_bench_smoke_runs_and_reports_every_figure(tmp_path: Path) -> None:
         "read_read_series_ms",
         "memory_5_added_mb",
         "memory_100_added_mb",
+        "collection_frame_ms",
+        "collection_query_ms",
     } <= ids
     assert all(f["value"] is not None for f in doc["figures"])

@@ -11,10 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runlab._errors import (
+    ConfigMismatchError,
     CorruptRecord,
+    FilterSyntaxError,
     InvalidRunId,
     LogKeyError,
     LogTypeError,
+    MultipleMatchError,
+    NoMatchError,
     RunExistsError,
     RunFinishedError,
     RunlabError,
@@ -32,7 +36,8 @@ from runlab.sdk._episode import Episode, EpisodeFinishedError, EpisodeStatus
 
 if TYPE_CHECKING:
     from runlab import metrics, scenarios
-    from runlab.query import Api, RunView
+    from runlab.query import Api, RunCollection, RunView, runs
+    from runlab.query._mlflow import iter_run_dirs
     from runlab.scenario import Scenario
 
 __version__ = "0.1.0"
@@ -40,14 +45,19 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "Config",
+    "ConfigMismatchError",
     "CorruptRecord",
     "Episode",
     "EpisodeFinishedError",
     "EpisodeStatus",
+    "FilterSyntaxError",
     "InvalidRunId",
     "LogKeyError",
     "LogTypeError",
+    "MultipleMatchError",
+    "NoMatchError",
     "Run",
+    "RunCollection",
     "RunExistsError",
     "RunFinishedError",
     "RunNotFound",
@@ -66,14 +76,23 @@ __all__ = [
     "config",
     "finish",
     "init",
+    "iter_run_dirs",
     "log",
     "metrics",
     "run",
+    "runs",
     "scenarios",
     "summary",
 ]
 
-_LAZY = {"Api": "runlab.query", "RunView": "runlab.query", "Scenario": "runlab.scenario"}
+_LAZY = {
+    "Api": "runlab.query",
+    "RunCollection": "runlab.query",
+    "RunView": "runlab.query",
+    "Scenario": "runlab.scenario",
+    "iter_run_dirs": "runlab.query._mlflow",
+    "runs": "runlab.query",
+}
 _LAZY_MODULES = ("metrics", "scenarios")
 
 

@@ -11,7 +11,11 @@ Every error runlab raises on purpose derives from :class:`RunlabError`::
      ├── RunFinishedError                         logging to a run that has finished
      ├── RunExistsError                           a custom run id is already taken
      ├── SettingsError        (also a ValueError)  a setting or RUNLAB_* variable is invalid
-     └── ScenarioError        (also a ValueError)  a scenario spec is malformed or invalid
+     ├── ScenarioError        (also a ValueError)  a scenario spec is malformed or invalid
+     ├── FilterSyntaxError    (also a ValueError)  a run filter expression does not parse
+     ├── NoMatchError         (also a ValueError)  no run of a collection matches
+     ├── MultipleMatchError   (also a ValueError)  several runs match where one was expected
+     └── ConfigMismatchError  (also a TypeError)   a config does not fit a typed view's dataclass
 
 Invalid values passed to ``run.log`` raise the built-in ``TypeError`` / ``ValueError``
 subclasses below (:class:`LogTypeError`, :class:`LogKeyError`) so that ordinary
@@ -74,6 +78,22 @@ class ScenarioError(RunlabError, ValueError):
         self.column = column
 
 
+class FilterSyntaxError(RunlabError, ValueError):
+    """A run filter expression (``lr >= 1e-4 and tags has "x"``) does not parse.
+
+    ``text`` is the expression and ``column`` the 1-based position of the problem; the message
+    ends with the expression and a caret under that column.
+    """
+
+    def __init__(self, message: str, *, text: str, column: int) -> None:
+        shown = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+        caret = " " * (column - 1) + "^"
+        super().__init__(f"{message} (column {column})\n  {shown}\n  {caret}")
+        self.reason = message
+        self.text = text
+        self.column = column
+
+
 class LogTypeError(RunlabError, TypeError):
     """A logged value has a type runlab cannot record as a scalar."""
 
@@ -84,6 +104,18 @@ class LogKeyError(RunlabError, ValueError):
 
 class RunExistsError(RunlabError):
     """A run with the requested id already exists in the store."""
+
+
+class NoMatchError(RunlabError, ValueError):
+    """No run of a collection matches the criteria given to ``get``/``first``/``last``."""
+
+
+class MultipleMatchError(RunlabError, ValueError):
+    """Several runs of a collection match the criteria given to ``get``/``try_get``."""
+
+
+class ConfigMismatchError(RunlabError, TypeError):
+    """A run's config does not fit the dataclass of a typed view; the field is named."""
 
 
 class RunlabWarning(UserWarning):

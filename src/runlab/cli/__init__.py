@@ -12,6 +12,7 @@ import typer
 
 from runlab.cli._delete import delete
 from runlab.cli._episodes import episodes
+from runlab.cli._export import export
 from runlab.cli._ls import ls
 from runlab.cli._reindex import reindex
 from runlab.cli._show import show
@@ -30,6 +31,7 @@ app.command("show")(show)
 app.command("episodes")(episodes)
 app.command("delete")(delete)
 app.command("reindex")(reindex)
+app.command("export")(export)
 
 
 def version() -> str:

@@ -1,7 +1,27 @@
 """runlab.query: read runs back from a store."""
 
 from runlab.query._api import Api, RunView
+from runlab.query._collection import GroupBy, RunCollection
+from runlab.query._filter import Filter, parse
+from runlab.query._load import TypedViews, load, runs
+from runlab.query._view import MISSING, BaseRunView, RunInfo
 from runlab.storage._catalog import ProjectInfo
 from runlab.storage._episodes import EpisodeNotFound, EpisodeRecord
 
-__all__ = ["Api", "EpisodeNotFound", "EpisodeRecord", "ProjectInfo", "RunView"]
+__all__ = [
+    "MISSING",
+    "Api",
+    "BaseRunView",
+    "EpisodeNotFound",
+    "EpisodeRecord",
+    "Filter",
+    "GroupBy",
+    "ProjectInfo",
+    "RunCollection",
+    "RunInfo",
+    "RunView",
+    "TypedViews",
+    "load",
+    "parse",
+    "runs",
+]

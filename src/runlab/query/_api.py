@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from runlab._errors import RunNotFound, StorageError
 from runlab._settings import Settings
 from runlab._status import RunStatus, derive_status
+from runlab.query._view import BaseRunView
 from runlab.storage._catalog import MIN_PREFIX, ProjectInfo
 from runlab.storage._layout import (
     ARTIFACTS_DIR,
@@ -31,20 +32,32 @@ if TYPE_CHECKING:
 StatusFilter: TypeAlias = str | RunStatus | Collection[str | RunStatus] | None
 
 
-class RunView:
+class RunView(BaseRunView):
     """A read-only view of one run: its record, metadata, history and files.
 
     ``status`` is what a reader should show (``crashed`` when a running run's heartbeat lapsed),
     ``stored_status`` what the run last wrote. ``config``, ``summary`` and ``metadata`` return
     copies; ``record`` is the underlying frozen snapshot for code that reads many runs fast.
+    ``info``, ``cfg``, ``impl``, ``get`` and ``view[key]`` come from :class:`BaseRunView`.
     """
 
-    __slots__ = ("_dir", "_metadata", "_record")
+    __slots__ = ("_dir", "_metadata", "_parent", "_record")
 
     def __init__(self, record: RunRecord, dir: Path) -> None:
+        super().__init__()
         self._record = record
-        self._dir = dir
+        self._dir: Path | None = dir
+        self._parent: Path | None = None
         self._metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def _listed(cls, record: RunRecord, runs_dir: Path) -> RunView:
+        """A view of a run listed by the catalog, under ``runs_dir``: its path is made on use
+        (building 10,000 paths up front costs more than the listing)."""
+        view = cls(record, runs_dir)
+        view._dir = None
+        view._parent = runs_dir
+        return view
 
     def __repr__(self) -> str:
         r = self._record
@@ -59,6 +72,9 @@ class RunView:
 
     @property
     def dir(self) -> Path:
+        if self._dir is None:
+            assert self._parent is not None
+            self._dir = self._parent / self._record.id
         return self._dir
 
     @property
@@ -110,11 +126,17 @@ class RunView:
     def summary(self) -> dict[str, Any]:
         return copy.deepcopy(self._record.summary)
 
+    def _raw_config(self) -> dict[str, Any]:
+        return self._record.config
+
+    def _raw_summary(self) -> dict[str, Any]:
+        return self._record.summary
+
     @property
     def metadata(self) -> dict[str, Any]:
         """The captured environment from ``metadata.json``; ``{}`` until the run has written it."""
         if self._metadata is None:
-            path = self._dir / METADATA_JSON
+            path = self.dir / METADATA_JSON
             try:
                 data = read_json(path)
             except FileNotFoundError:
@@ -166,17 +188,17 @@ class RunView:
         """Logged metrics as a frame: ``step``, ``timestamp`` and one column per key."""
         from runlab.storage._reader import read_history  # imports Polars
 
-        return read_history(self._dir, None if keys is None else list(keys))
+        return read_history(self.dir, None if keys is None else list(keys))
 
     def history_keys(self) -> list[str]:
         """Every metric key this run logged."""
         from runlab.storage._reader import history_keys
 
-        return history_keys(self._dir)
+        return history_keys(self.dir)
 
     def files(self) -> list[Path]:
         """Paths of the files under the run's ``files/`` directory, sorted."""
-        return _files_under(self._dir / FILES_DIR)
+        return _files_under(self.dir / FILES_DIR)
 
     # -- scenario, episodes and artifacts (see ``runlab.query._episodes``) ------------------
 
@@ -197,7 +219,7 @@ class RunView:
         """The episodes as frozen records (with tracebacks), by index."""
         from runlab.storage._episodes import read_episodes
 
-        return read_episodes(self._dir, unfinished=self._unfinished())
+        return read_episodes(self.dir, unfinished=self._unfinished())
 
     def episode(self, index_or_id: int | str) -> EpisodeRecord:
         """The episode with this index (int) or episode id (str).
@@ -219,7 +241,7 @@ class RunView:
         """
         from runlab.query._episodes import episode_history
 
-        return episode_history(self._dir, index_or_id, None if keys is None else list(keys))
+        return episode_history(self.dir, index_or_id, None if keys is None else list(keys))
 
     def scenario_stats(self, bins: int = 10, outcome: str = "status") -> pl.DataFrame:
         """Outcome counts and success rate per parameter bin or category: where episodes fail.
@@ -228,13 +250,13 @@ class RunView:
         """
         from runlab.query._episodes import scenario_stats
 
-        return scenario_stats(self._dir, bins, outcome, unfinished=self._unfinished())
+        return scenario_stats(self.dir, bins, outcome, unfinished=self._unfinished())
 
     @property
     def scenario(self) -> str | None:
         """The run's scenario as YAML text (``artifacts/scenario.yaml``); None without one."""
         try:
-            return (self._dir / ARTIFACTS_DIR / SCENARIO_FILE).read_text(encoding="utf-8")
+            return (self.dir / ARTIFACTS_DIR / SCENARIO_FILE).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -242,7 +264,7 @@ class RunView:
 
     def artifacts(self) -> list[Path]:
         """Paths of the run's artifacts (scenario, seed, code), sorted."""
-        return _files_under(self._dir / ARTIFACTS_DIR)
+        return _files_under(self.dir / ARTIFACTS_DIR)
 
     def read_artifact(self, name: str) -> str:
         """The text of an artifact, by its path under ``artifacts/`` (``"code/agent"``).
@@ -250,7 +272,7 @@ class RunView:
         Raises:
             FileNotFoundError: the run has no such artifact (the message lists those it has).
         """
-        base = self._dir / ARTIFACTS_DIR
+        base = self.dir / ARTIFACTS_DIR
         path = base / name
         if Path(name).is_absolute() or ".." in Path(name).parts or not path.is_file():
             names = [p.relative_to(base).as_posix() for p in self.artifacts()]

@@ -12,7 +12,7 @@ import threading
 import time
 import traceback as tb_module
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from runlab.metrics import Metrics
+    from runlab.query._load import TypedViews
+    from runlab.query._view import BaseRunView
     from runlab.scenario import Scenario
 
 _EPISODE_OUTCOME = {
@@ -125,7 +127,34 @@ class Run:
         ...     run.log({"loss": 0.25})
         >>> run.status
         <RunStatus.FINISHED: 'finished'>
+
+    ``Run.load(path_or_paths)`` and ``Run[Config].load(...)`` read finished runs back as
+    read-only views (see :mod:`runlab.query`).
     """
+
+    @classmethod
+    def load(
+        cls,
+        source: str | os.PathLike[str] | Iterable[str | os.PathLike[str] | BaseRunView],
+        impl_factory: Callable[..., Any] | None = None,
+    ) -> Any:
+        """A read-only view of the run at a path, or a ``RunCollection`` for an iterable of paths.
+
+        A path is a runlab run directory or an MLflow run directory. ``impl_factory`` builds
+        ``view.impl`` from ``artifacts_dir`` (and ``cfg`` when it takes two arguments).
+
+        Raises:
+            RunNotFound: a path is neither kind of run directory.
+        """
+        from runlab.query._load import load  # the query layer imports Polars: only on use
+
+        return load(source, impl_factory)
+
+    def __class_getitem__(cls, params: Any) -> TypedViews:
+        """``Run[Config]`` / ``Run[Config, Impl]``: ``.load(...)`` then gives typed views."""
+        from runlab.query._load import typed_views
+
+        return typed_views(params)
 
     def __init__(
         self,
