@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import time
 import warnings
@@ -72,13 +73,25 @@ def test_finished_runs_are_only_rechecked_by_a_full_sync(store: RunStore) -> Non
 
 
 def test_sync_is_throttled_unless_forced(store: RunStore) -> None:
+    write_run(store.root, make_record("aaa111", status="running"))
+    assert store.sync() is not None
+    write_run(store.root, make_record("aaa111", status="finished"))  # same dir, new run.json
+    assert store.sync() is None  # throttled: runs/ itself did not change
+    assert store.catalog.get("aaa111").status == "running"  # answered from the catalog
+    assert store.sync(force=True) is not None
+    assert store.catalog.get("aaa111").status == "finished"
+    time.sleep(0.55)
+    write_run(store.root, make_record("aaa111", status="failed"))
+    assert store.sync() is not None  # the interval has passed
+
+
+def test_a_new_or_removed_run_directory_is_seen_within_the_throttle(store: RunStore) -> None:
     write_run(store.root, make_record("aaa111"))
     assert store.sync() is not None
     write_run(store.root, make_record("bbb222"))
-    assert store.sync() is None
-    assert ids(store) == ["aaa111"]  # answered from the catalog within the interval
-    time.sleep(0.55)
-    assert sorted(ids(store)) == ["aaa111", "bbb222"]
+    assert sorted(ids(store)) == ["aaa111", "bbb222"]  # runs/ changed: synced at once
+    shutil.rmtree(store.root / "runs" / "aaa111")
+    assert ids(store) == ["bbb222"]
 
 
 def test_unreadable_run_json_is_skipped_not_fatal(store: RunStore) -> None:

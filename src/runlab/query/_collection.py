@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from runlab._bulk import paused_gc
 from runlab._errors import MultipleMatchError, NoMatchError
 from runlab.query._view import MISSING, BaseRunView, flatten_dict
 
@@ -248,7 +249,8 @@ class RunCollection:
                 columns[name] = _series(name, self.to_list(name, default))
             frame = pl.DataFrame(list(columns.values())) if columns else pl.DataFrame()
         else:
-            frame = _base_frame(self._runs)
+            with paused_gc():
+                frame = _base_frame(self._runs)
         if fns:
             frame = _add_fn_columns(frame, self._runs, fns)
         return frame

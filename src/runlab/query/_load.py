@@ -19,14 +19,17 @@ import dataclasses
 import importlib
 import importlib.util
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast, overload
 
+from runlab._bulk import paused_gc
 from runlab._errors import RunNotFound, StorageError
 from runlab.query._collection import RunCollection
 from runlab.query._view import BaseRunView, ImplFactory
 from runlab.storage._layout import RUN_JSON
+from runlab.storage._store import RunStore
 
 PathLike = str | os.PathLike[str]
 _MLFLOW = "runlab.query._mlflow"
@@ -39,15 +42,35 @@ def runs(project: str | None = None, *, dir: PathLike | None = None) -> RunColle
         project: only this project's runs.
         dir: the store directory.
     """
-    from runlab.query._api import Api, RunView
+    from runlab.query._api import RunView
 
-    api = Api(dir)
-    try:
-        store = api.store
+    store = _open_store(dir)
+    with paused_gc():
         records = store.list_runs(project=project)
         return RunCollection([RunView._listed(record, store.runs_dir) for record in records])
-    finally:
-        api.close()
+
+
+_stores: dict[str, RunStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _open_store(dir: PathLike | None) -> RunStore:
+    """The process's open store for a directory, kept between ``runs()`` calls.
+
+    Opening a catalog (engine, schema check) costs tens of milliseconds, and a kept store's
+    sync is throttled (``runlab.storage._store.SYNC_INTERVAL``), so a notebook calling
+    ``runs()`` in a loop does not pay for either each time. New, changed and removed runs
+    still show: each call syncs unless the previous sync is younger than the throttle.
+    """
+    from runlab._settings import Settings
+
+    root = Settings.resolve(dir=None if dir is None else os.fspath(dir)).dir
+    key = os.path.abspath(root)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = RunStore(root)
+        return store
 
 
 class TypedViews:

@@ -127,8 +127,11 @@ class RunStore:
             StorageError: ``runs/`` exists but cannot be listed.
         """
         with self._lock:
-            if not (full or force) and time.monotonic() - self._last_sync < SYNC_INTERVAL:
+            listing = _mtime_ns(self.runs_dir)  # a run directory added or removed changes it
+            recent = time.monotonic() - self._last_sync < SYNC_INTERVAL
+            if not (full or force) and recent and listing == self._last_listing:
                 return None
+            self._last_listing = listing
             if not self.root.is_dir():
                 return SyncReport(0, 0)  # no store yet: nothing to index, nowhere to keep it
             catalog = self.catalog
@@ -140,6 +143,8 @@ class RunStore:
                 report = self._fall_back_to_memory(catalog, exc)
             self._last_sync = time.monotonic()
             return report
+
+    _last_listing: int | None = None
 
     def reindex(self) -> int:
         """Rebuild the catalog from the run directories; returns how many runs it holds."""
@@ -358,3 +363,10 @@ def _check_types(record: RunRecord) -> None:
         raise ValueError("run.json field 'tags' must be a list of strings")
     if record.exit_code is not None and record.exit_code not in _INT64:
         raise ValueError(f"run.json field 'exit_code' is out of range: {record.exit_code}")
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
