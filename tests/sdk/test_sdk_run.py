@@ -635,3 +635,23 @@ def test_an_empty_log_call_advances_the_step_and_faults_nothing(tmp_path: Path) 
     assert run.faults == ()
     frame = runlab.Api(tmp_path).run(run.id).history()
     assert frame["step"].to_list() == [1]
+
+
+def test_launcher_environment_fills_run_fields_and_joins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNLAB_RUN_ID", "variant-7")
+    monkeypatch.setenv("RUNLAB_RUN_NAME", "exp_lr0-1")
+    monkeypatch.setenv("RUNLAB_RUN_GROUP", "exp")
+    monkeypatch.setenv("RUNLAB_RUN_CONFIG", '{"lr": 0.1, "seed": 0}')
+    outer = runlab.init(dir=tmp_path, config={"seed": 3}, settings=FAST)
+    assert (outer.id, outer.name, outer.group) == ("variant-7", "exp_lr0-1", "exp")
+    assert outer.config.to_dict() == {"lr": 0.1, "seed": 3}  # explicit config wins
+    monkeypatch.setenv("RUNLAB_JOIN_RUN", "variant-7")
+    inner = runlab.init(dir=tmp_path, config={"epochs": 2}, settings=FAST)
+    assert inner is outer and outer.config["epochs"] == 2
+    outer.finish()
+    monkeypatch.setenv("RUNLAB_RUN_CONFIG", "[1]")
+    monkeypatch.delenv("RUNLAB_JOIN_RUN")
+    with pytest.raises(runlab.RunlabError, match="RUNLAB_RUN_CONFIG"):
+        runlab.init(dir=tmp_path, settings=FAST)

@@ -46,6 +46,11 @@ def init(
             (``run.create_episode()``): a dict, YAML text, a YAML file path or a
             ``runlab.Scenario``. With a scenario and no ``seed``, a seed is drawn and recorded.
 
+    Launchers pass run fields through the environment: ``RUNLAB_RUN_ID``, ``RUNLAB_RUN_NAME``,
+    ``RUNLAB_RUN_GROUP`` and ``RUNLAB_RUN_CONFIG`` (a JSON object, under explicit ``config``)
+    are used when the argument is not given, and with ``RUNLAB_JOIN_RUN=<id>`` an ``init()``
+    in a process whose current run has that id returns that run (see ``call_experiment``).
+
     Returns:
         The :class:`Run`, also usable as a context manager.
 
@@ -58,6 +63,16 @@ def init(
         0.0003
         >>> runlab.finish()
     """
+    joined = _joined_run(config)
+    if joined is not None:
+        return joined
+    env = os.environ
+    if id is None and env.get("RUNLAB_RUN_ID"):
+        id = env["RUNLAB_RUN_ID"]
+    name = name if name is not None else env.get("RUNLAB_RUN_NAME") or None
+    group = group if group is not None else env.get("RUNLAB_RUN_GROUP") or None
+    if env.get("RUNLAB_RUN_CONFIG"):
+        config = {**_env_config(env["RUNLAB_RUN_CONFIG"]), **(config or {})}
     return Run(
         project=project,
         name=name,
@@ -74,6 +89,36 @@ def init(
         settings=settings,
         scenario=scenario,
     )
+
+
+def _joined_run(config: Mapping[str, Any] | None) -> Run | None:
+    """The launcher's open run that this ``init()`` joins, if any (``RUNLAB_JOIN_RUN``).
+
+    ``runlab.call_experiment`` and grid launches open the variant's run in the child process
+    and then call the user's code; an ``init()`` there joins that run (adding its config)
+    instead of starting a second one.
+    """
+    join = os.environ.get("RUNLAB_JOIN_RUN")
+    if not join:
+        return None
+    run = current_run()
+    if run is None or run.id != join:
+        return None
+    if config:
+        run.config.update(config)
+    return run
+
+
+def _env_config(text: str) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise RunlabError(f"RUNLAB_RUN_CONFIG is not JSON ({exc}): {text[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise RunlabError(f"RUNLAB_RUN_CONFIG must be a JSON object, not {text[:80]!r}")
+    return value
 
 
 def _require_run() -> Run:
