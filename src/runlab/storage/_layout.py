@@ -70,7 +70,9 @@ class RunRecord:
     seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # A shallow copy: ``dataclasses.asdict`` deep-copies config and summary, which costs
+        # more than the rest of writing run.json for runs that start and end by the thousand.
+        data = {f.name: getattr(self, f.name) for f in _FIELDS}
         data["tags"] = list(self.tags)
         data["format"] = FORMAT_VERSION
         return data
@@ -92,6 +94,9 @@ class RunRecord:
         return cls(**kwargs)
 
 
+_FIELDS = dataclasses.fields(RunRecord)
+
+
 def runs_dir(root: str | os.PathLike[str]) -> Path:
     return Path(root) / RUNS_DIR
 
@@ -105,7 +110,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"), default=_json_default)
+            # dumps + write uses the C encoder; dump(fp) streams through the Python one.
+            f.write(json.dumps(data, separators=(",", ":"), default=_json_default))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

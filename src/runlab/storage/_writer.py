@@ -122,12 +122,12 @@ class HistoryWriter:
         self._flush_once()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush everything, fsync, stop the thread and close the file."""
+        """Flush everything (and fsync, with ``fsync=True``), stop the thread, close the file."""
         self._closing = True
         self._wake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
-        self._flush_once(final=True)
+        self._flush_once()
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
@@ -156,19 +156,19 @@ class HistoryWriter:
                 except Exception as exc:  # a tick must never kill the writer
                     self._fault("tick", exc)
 
-    def _flush_once(self, final: bool = False) -> None:
+    def _flush_once(self) -> None:
         with self._flush_lock:
             with self._cond:
                 self._started += 1
                 ticket = self._started
             try:
-                self._drain_and_write(final)
+                self._drain_and_write()
             finally:
                 with self._cond:
                     self._done = max(self._done, ticket)
                     self._cond.notify_all()
 
-    def _drain_and_write(self, final: bool) -> None:
+    def _drain_and_write(self) -> None:
         q = self.queue
         popleft = q.popleft
         batches: list[tuple[list[Record], Columns]] = []
@@ -206,7 +206,7 @@ class HistoryWriter:
                 item if isinstance(item, bytes) else frame(KIND_EVENT, encode_event(item))
             )
         if frames or self._pending:
-            self._write(frames, sync=final or self._fsync)
+            self._write(frames, sync=self._fsync)
 
     def _write(self, frames: list[bytes], sync: bool) -> None:
         self._pending.extend(frames)
