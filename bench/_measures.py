@@ -540,6 +540,52 @@ def collection(p: Result) -> Result:
     }
 
 
+# -- 10. launching a grid: one fresh subprocess and one run per variant ---------------------------
+
+
+def _noop_variant(seed: int, logger_kwargs: dict[str, str]) -> None:
+    """A trivial experiment: only the launch itself costs anything."""
+
+
+def grid_launch(p: Result) -> Result:
+    """``ExperimentGrid.run(noop, parallel=P)`` over ``n`` variants, each in a fresh process."""
+    import os
+
+    import runlab
+
+    os.environ["RUNLAB_DIR"] = p["root"]
+    os.environ["RUNLAB_DATA_DIR"] = os.path.join(p["root"], "data")
+    grid = runlab.ExperimentGrid("bench")
+    grid.add("seed", list(range(p["variants"])))
+    wall_s, runs = _timed(lambda: grid.run(_noop_variant, parallel=p["parallel"]))
+    if [str(r.status) for r in runs] != ["finished"] * p["variants"]:
+        raise RuntimeError(f"grid.run() recorded {len(runs)} runs, not all finished")
+    return {"variants": p["variants"], "parallel": p["parallel"], "wall_s": wall_s}
+
+
+# -- 11. in-process sweep trials: one run per call of a no-op function -------------------------
+
+
+def _noop_trial(x: int) -> None:
+    """A trivial trial: only the run around it costs anything."""
+
+
+def sweep_trials(p: Result) -> Result:
+    """``runlab.sweep.sweep(noop, {"x": range(n)})``: trials per second, every run recorded."""
+    from runlab.sweep import sweep
+
+    off = {"capture_git": False, "capture_env": False, "capture_packages": False}
+    settings = None if p["defaults"] else off
+    n = p["trials"]
+    sweep(_noop_trial, {"x": [0]}, dir=p["root"], name="warm", settings=settings)
+    wall_s, runs = _timed(
+        lambda: sweep(_noop_trial, {"x": list(range(n))}, dir=p["root"], settings=settings)
+    )
+    if [str(r.status) for r in runs] != ["finished"] * n:
+        raise RuntimeError(f"sweep() recorded {len(runs)} runs, not all finished")
+    return {"trials": n, "defaults": p["defaults"], "wall_s": wall_s}
+
+
 MEASURES: dict[str, Callable[[Result], Result]] = {
     "warmup": warmup,
     "log_cost": log_cost,
@@ -551,6 +597,8 @@ MEASURES: dict[str, Callable[[Result], Result]] = {
     "memory": memory,
     "episode": episode,
     "collection": collection,
+    "grid_launch": grid_launch,
+    "sweep_trials": sweep_trials,
 }
 
 

@@ -46,6 +46,8 @@ SIZES: dict[str, dict[str, int]] = {
         "episodes": 5_000,
         "collection_runs": 10_000,
         "collection_repeats": 5,
+        "grid_variants": 40,
+        "sweep_trials": 150,
     },
     "quick": {
         "log_calls": 20_000,
@@ -63,6 +65,8 @@ SIZES: dict[str, dict[str, int]] = {
         "episodes": 1_000,
         "collection_runs": 10_000,
         "collection_repeats": 3,
+        "grid_variants": 20,
+        "sweep_trials": 50,
     },
     "smoke": {
         "log_calls": 2_000,
@@ -80,6 +84,8 @@ SIZES: dict[str, dict[str, int]] = {
         "episodes": 50,
         "collection_runs": 200,
         "collection_repeats": 1,
+        "grid_variants": 4,
+        "sweep_trials": 5,
     },
 }
 
@@ -92,6 +98,8 @@ MEASURE_NAMES = (
     "memory",
     "episode",
     "collection",
+    "grid",
+    "sweep",
 )
 
 
@@ -426,6 +434,31 @@ def fig_collection(
     ]
 
 
+def fig_grid(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -> list[Figure]:
+    params = {"variants": size["grid_variants"], "parallel": 2, "root": str(work / "grid")}
+    r = raw["grid_launch"] = measure("grid_launch", params, work)
+    rate = r["variants"] / r["wall_s"]
+    shown = f"{rate:.1f} variants/s ({r['variants']} variants, parallel=2, {r['wall_s']:.2f} s)"
+    name = "grid.run(), subprocess per variant"
+    return [judged("grid_variants_per_s", name, rate, "/s", shown, ">=", 20.0)]
+
+
+def fig_sweep(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -> list[Figure]:
+    figures = []
+    for defaults, label in ((True, "defaults"), (False, "git/env/packages capture off")):
+        n = size["sweep_trials"] * (1 if defaults else 4)
+        params = {"trials": n, "defaults": defaults, "root": str(work / f"sweep-{defaults}")}
+        r = raw[f"sweep_{'defaults' if defaults else 'off'}"] = measure(
+            "sweep_trials", params, work
+        )
+        rate = r["trials"] / r["wall_s"]
+        shown = f"{rate:.0f} trials/s ({r['trials']} trials, {r['wall_s']:.2f} s)"
+        name = f"sweep() in-process no-op trials, {label}"
+        fid = f"sweep_trials_per_s{'' if defaults else '_capture_off'}"
+        figures.append(judged(fid, name, rate, "/s", shown, ">=", 2000.0))
+    return figures
+
+
 FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Figure]]] = {
     "log": fig_log,
     "ingest": fig_ingest,
@@ -435,6 +468,8 @@ FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Fi
     "memory": fig_memory,
     "episode": fig_episode,
     "collection": fig_collection,
+    "grid": fig_grid,
+    "sweep": fig_sweep,
 }
 
 

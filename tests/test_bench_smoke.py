@@ -35,6 +35,9 @@ FIGURES = (
     "episode create+sample+finish, 20 params",
     "runlab.runs() + to_frame()",
     "filter + group_by().agg()",
+    "grid.run(), subprocess per variant",
+    "sweep() in-process no-op trials, defaults",
+    "sweep() in-process no-op trials, git/env/packages capture off",
 )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from runlab._errors import (
     ConfigMismatchError,
     CorruptRecord,
+    ExperimentError,
     FilterSyntaxError,
     InvalidRunId,
     LogKeyError,
@@ -35,10 +36,11 @@ from runlab.sdk import Config, Run, Summary, finish, init, log
 from runlab.sdk._episode import Episode, EpisodeFinishedError, EpisodeStatus
 
 if TYPE_CHECKING:
-    from runlab import metrics, scenarios
+    from runlab import metrics, scenarios, sweep
     from runlab.query import Api, RunCollection, RunView, runs
     from runlab.query._mlflow import iter_run_dirs
     from runlab.scenario import Scenario
+    from runlab.sweep import ExperimentGrid, SweepError, call_experiment, setup_logger_kwargs
 
 __version__ = "0.1.0"
 
@@ -50,6 +52,8 @@ __all__ = [
     "Episode",
     "EpisodeFinishedError",
     "EpisodeStatus",
+    "ExperimentError",
+    "ExperimentGrid",
     "FilterSyntaxError",
     "InvalidRunId",
     "LogKeyError",
@@ -72,7 +76,9 @@ __all__ = [
     "StepOrderError",
     "StorageError",
     "Summary",
+    "SweepError",
     "__version__",
+    "call_experiment",
     "config",
     "finish",
     "init",
@@ -82,18 +88,24 @@ __all__ = [
     "run",
     "runs",
     "scenarios",
+    "setup_logger_kwargs",
     "summary",
+    "sweep",
 ]
 
 _LAZY = {
     "Api": "runlab.query",
+    "ExperimentGrid": "runlab.sweep",
     "RunCollection": "runlab.query",
     "RunView": "runlab.query",
     "Scenario": "runlab.scenario",
+    "call_experiment": "runlab.sweep",
     "iter_run_dirs": "runlab.query._mlflow",
     "runs": "runlab.query",
+    "setup_logger_kwargs": "runlab.sweep",
+    "SweepError": "runlab.sweep",
 }
-_LAZY_MODULES = ("metrics", "scenarios")
+_LAZY_MODULES = ("metrics", "scenarios", "sweep")
 
 
 def __getattr__(name: str) -> Any:

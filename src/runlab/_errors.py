@@ -15,7 +15,8 @@ Every error runlab raises on purpose derives from :class:`RunlabError`::
      ├── FilterSyntaxError    (also a ValueError)  a run filter expression does not parse
      ├── NoMatchError         (also a ValueError)  no run of a collection matches
      ├── MultipleMatchError   (also a ValueError)  several runs match where one was expected
-     └── ConfigMismatchError  (also a TypeError)   a config does not fit a typed view's dataclass
+     ├── ConfigMismatchError  (also a TypeError)   a config does not fit a typed view's dataclass
+     └── ExperimentError                          a launched experiment failed or cannot start
 
 Invalid values passed to ``run.log`` raise the built-in ``TypeError`` / ``ValueError``
 subclasses below (:class:`LogTypeError`, :class:`LogKeyError`) so that ordinary
@@ -23,6 +24,8 @@ subclasses below (:class:`LogTypeError`, :class:`LogKeyError`) so that ordinary
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RunlabError(Exception):
@@ -116,6 +119,29 @@ class MultipleMatchError(RunlabError, ValueError):
 
 class ConfigMismatchError(RunlabError, TypeError):
     """A run's config does not fit the dataclass of a typed view; the field is named."""
+
+
+class ExperimentError(RunlabError):
+    """A launched experiment (``call_experiment``, ``grid.run``) failed or cannot start.
+
+    ``traceback`` is the child process's formatted traceback and ``run_id`` the variant's run,
+    where they exist (a launch refused up front, e.g. no ``mpirun``, has neither).
+    """
+
+    def __init__(
+        self, message: str, *, traceback: str | None = None, run_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+        self.run_id = run_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only fields survive pickling (executors ship exceptions between processes)
+        return (_experiment_error, (str(self), self.traceback, self.run_id))
+
+
+def _experiment_error(message: str, traceback: str | None, run_id: str | None) -> ExperimentError:
+    return ExperimentError(message, traceback=traceback, run_id=run_id)
 
 
 class RunlabWarning(UserWarning):

@@ -56,6 +56,12 @@ class Settings:
     capture_packages: bool = True
     capture_command: bool = True
     """Command line, argv and working directory."""
+    data_dir: str = "./data"
+    """Where ``setup_logger_kwargs`` (and grid launches) put experiment output directories."""
+    force_datestamp: bool = False
+    """Always prefix ``setup_logger_kwargs`` output directories with a date and time stamp."""
+    default_shorthand: bool = True
+    """``ExperimentGrid.add`` derives a shorthand from a key given none (off: the full key)."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -586,6 +586,8 @@ def test_the_public_names_are_pinned() -> None:
         "Episode",
         "EpisodeFinishedError",
         "EpisodeStatus",
+        "ExperimentError",
+        "ExperimentGrid",
         "FilterSyntaxError",
         "InvalidRunId",
         "LogKeyError",
@@ -608,7 +610,9 @@ def test_the_public_names_are_pinned() -> None:
         "StepOrderError",
         "StorageError",
         "Summary",
+        "SweepError",
         "__version__",
+        "call_experiment",
         "config",
         "finish",
         "init",
@@ -618,7 +622,9 @@ def test_the_public_names_are_pinned() -> None:
         "run",
         "runs",
         "scenarios",
+        "setup_logger_kwargs",
         "summary",
+        "sweep",
     ]
     for name in runlab.__all__:
         assert hasattr(runlab, name), name

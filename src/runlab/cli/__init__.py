@@ -16,6 +16,7 @@ from runlab.cli._export import export
 from runlab.cli._ls import ls
 from runlab.cli._reindex import reindex
 from runlab.cli._show import show
+from runlab.cli._sweep import sweep
 
 __all__ = ["app", "main"]
 
@@ -32,6 +33,7 @@ app.command("episodes")(episodes)
 app.command("delete")(delete)
 app.command("reindex")(reindex)
 app.command("export")(export)
+app.command("sweep")(sweep)
 
 
 def version() -> str:
