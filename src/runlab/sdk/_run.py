@@ -850,6 +850,7 @@ class Run:
             self._on_fault("scenario/seed artifacts", exc)
 
     def _capture(self) -> None:
+        from runlab.sdk import _capture
         from runlab.system import _env
 
         s = self.settings
@@ -859,19 +860,17 @@ class Run:
             if s.capture_command:
                 meta.update(_env.capture_command())
             if s.capture_env:
-                meta.update(_env.capture_host())
+                meta.update(_capture.host())
             files = self.dir / FILES_DIR
             if s.capture_git:
-                git, diff = _env.capture_git(os.getcwd())
+                git, diff = _capture.git(os.getcwd())
                 meta["git"] = git
                 if diff:
                     (files / "diff.patch").write_bytes(diff.encode("utf-8", "surrogateescape"))
             if s.capture_packages:
-                packages = _env.capture_packages()
+                packages, requirements = _capture.packages()
                 meta["packages"] = packages
-                (files / "requirements.txt").write_text(
-                    _env.format_requirements(packages), encoding="utf-8"
-                )
+                (files / "requirements.txt").write_text(requirements, encoding="utf-8")
             write_json_atomic(self.dir / METADATA_JSON, meta)
         except Exception as exc:
             self._on_fault("metadata capture", exc)
