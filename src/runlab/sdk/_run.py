@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import errno
 import os
-import secrets
 import shutil
 import threading
 import time
@@ -36,7 +35,7 @@ from runlab.sdk._episode import (
     EpisodeStatus,
     flatten_params,
 )
-from runlab.sdk._ids import check_id, new_id, new_name
+from runlab.sdk._ids import check_id, new_id, new_name, random_bits
 from runlab.sdk._values import FAST_TYPES, normalize
 from runlab.storage._format import (
     KIND_EPISODE,
@@ -184,7 +183,7 @@ class Run:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int, not {type(seed).__name__} ({seed!r})")
         if seed is None and self._scenario is not None:
-            seed = secrets.randbits(63)  # drawn and recorded so every episode can be re-created
+            seed = random_bits(63)  # drawn and recorded so every episode can be re-created
         self.seed = seed
         self._episode_lock = threading.Lock()
         self._episode_count = 0
