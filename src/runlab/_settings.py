@@ -45,7 +45,8 @@ class Settings:
     heartbeat_interval: float = 10.0
     """Seconds between heartbeats; a running run missing 3 beats reads as crashed."""
     buffer_size: int = 20_000
-    """Log calls buffered before ``log()`` waits for the writer (bounds memory)."""
+    """Log calls buffered before ``log()`` waits for the writer (bounds memory); wide calls
+    are also capped at about 200k queued points, whichever comes first."""
     quiet: bool = False
     """Silence runlab's terminal lines."""
     capture_output: bool = True
