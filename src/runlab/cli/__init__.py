@@ -11,12 +11,14 @@ from typing import Annotated
 import typer
 
 from runlab.cli._delete import delete
+from runlab.cli._demo import demo
 from runlab.cli._episodes import episodes
 from runlab.cli._export import export
 from runlab.cli._ls import ls
 from runlab.cli._reindex import reindex
 from runlab.cli._show import show
 from runlab.cli._sweep import sweep
+from runlab.cli._ui import ui
 
 __all__ = ["app", "main"]
 
@@ -34,6 +36,8 @@ app.command("delete")(delete)
 app.command("reindex")(reindex)
 app.command("export")(export)
 app.command("sweep")(sweep)
+app.command("ui")(ui)
+app.command("demo")(demo)
 
 
 def version() -> str:
