@@ -578,12 +578,170 @@ def sweep_trials(p: Result) -> Result:
     settings = None if p["defaults"] else off
     n = p["trials"]
     sweep(_noop_trial, {"x": [0]}, dir=p["root"], name="warm", settings=settings)
-    wall_s, runs = _timed(
-        lambda: sweep(_noop_trial, {"x": list(range(n))}, dir=p["root"], settings=settings)
+    walls = []
+    for _ in range(p.get("repeats", 5)):  # median of several sweeps: one is a fraction of a second
+        wall_s, runs = _timed(
+            lambda: sweep(_noop_trial, {"x": list(range(n))}, dir=p["root"], settings=settings)
+        )
+        if [str(r.status) for r in runs] != ["finished"] * n:
+            raise RuntimeError(f"sweep() recorded {len(runs)} runs, not all finished")
+        walls.append(wall_s)
+    return {"trials": n, "defaults": p["defaults"], "wall_s": statistics.median(walls)}
+
+
+# -- 12. the system-metrics sampler's CPU cost --------------------------------------------------
+
+
+def system_metrics(p: Result) -> Result:
+    """CPU seconds per system-metrics sample: timed in this thread over many quick samples, and
+    on the real sampler thread of a run sampling every ``interval`` seconds for ``run_s``."""
+    import runlab
+    from runlab.system._metrics import _Sources
+
+    Path(p["root"]).mkdir(parents=True, exist_ok=True)  # its disk's free space is a reading
+    sources = _Sources(p["root"])
+    for _ in range(5):
+        sources.read()  # first calls import and cache what psutil needs
+    n = p["samples"]
+    c0 = time.thread_time()
+    for _ in range(n):
+        values = sources.read()
+    per_sample_s = (time.thread_time() - c0) / n
+    sources.close()
+
+    settings = {"system_metrics_interval": p["interval"], "quiet": True, "capture_output": False}
+    run = runlab.init(project="bench", name="system", dir=p["root"], settings=settings)
+    system = run._system
+    time.sleep(0.3)  # settled and primed: what follows is sampling only
+    before, samples_before = _thread_cpu().get("runlab-system", 0.0), system.samples
+    time.sleep(p["run_s"])
+    after, samples_after = _thread_cpu().get("runlab-system", 0.0), system.samples
+    run.finish()
+    return {
+        "keys": len(values),
+        "per_sample_s": per_sample_s,
+        "thread_samples": samples_after - samples_before,
+        "thread_cpu_s": after - before,
+    }
+
+
+# -- 13. the web server: the runs table of 10,000 runs and a 10 M-point chart ------------------
+
+
+def ui_setup(p: Result) -> Result:
+    """Set-up for :func:`ui_serve`: ``runs`` finished runs and one run of ``points`` points of
+    one key (with one spike), indexed once as ``runlab ui`` finds an existing store."""
+    import math
+
+    import runlab
+    from runlab.storage._store import RunStore
+
+    root = p["root"]
+    _write_runs(root, p["runs"])
+    settings = {
+        "quiet": True,
+        "capture_output": False,
+        "capture_git": False,
+        "capture_env": False,
+        "capture_packages": False,
+        "system_metrics_interval": 0,
+    }
+    run = runlab.init(project="big", name="big", dir=root, settings=settings)
+    log, n = run.log, p["points"]
+    spike = n // 3
+    for i in range(n):
+        log({"loss": math.sin(i * 1e-3) + (50.0 if i == spike else 0.0)})
+    run.finish()
+    store = RunStore(root)
+    store.sync(full=True)
+    store.close()
+    return {"run_id": run.id, "history_bytes": _history_bytes(run)}
+
+
+def _serve(root: str) -> tuple[subprocess.Popen[str], str]:
+    """``runlab ui`` on ``root`` in a child process (port 0), and the URL it prints."""
+    code = f"from runlab.server import serve; serve({root!r}, port=0)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    if [str(r.status) for r in runs] != ["finished"] * n:
-        raise RuntimeError(f"sweep() recorded {len(runs)} runs, not all finished")
-    return {"trials": n, "defaults": p["defaults"], "wall_s": wall_s}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if " at http://" in line:
+            return proc, line.split(" at ", 1)[1].strip()
+    raise RuntimeError(f"the server did not start (exit {proc.wait()})")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return float("nan")  # pragma: no cover - Linux only
+
+
+def ui_serve(p: Result) -> Result:
+    """Request timings against a real ``runlab ui`` process over HTTP, and its memory."""
+    import httpx
+    import psutil
+
+    proc, url = _serve(p["root"])
+    try:
+        client = httpx.Client(base_url=url.rstrip("/"), timeout=60)
+        server = psutil.Process(proc.pid)
+        idle_mb = server.memory_info().rss / 1e6
+
+        def get(path: str, **params: Any) -> float:
+            t0 = time.perf_counter()
+            response = client.get(path, params=params)
+            elapsed = time.perf_counter() - t0
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path} {params}: {response.status_code} {response.text}")
+            return elapsed
+
+        table = "/api/projects/bench/runs"
+        query = {"filter": 'lr >= 1e-3 and optimizer == "adam"', "sort": "summary.loss"}
+        chart = f"/api/runs/{p['run_id']}/series"
+        out: Result = {"runs": p["runs"], "points": p["points"], "idle_mb": idle_mb}
+        out["table_first_s"] = get(table)
+        out["table_s"] = statistics.median(get(table) for _ in range(p["repeats"]))
+        out["table_query_s"] = statistics.median(get(table, **query) for _ in range(p["repeats"]))
+        out["groups_s"] = statistics.median(
+            get("/api/projects/bench/groups", by="optimizer") for _ in range(p["repeats"])
+        )
+        out["table_mb"] = server.memory_info().rss / 1e6
+        out["chart_cold_s"] = get(chart, key="loss", width=1000)  # decodes the key
+        out["chart_warm_s"] = statistics.median(
+            get(chart, key="loss", width=1000) for _ in range(p["repeats"])
+        )
+        out["chart_zoom_s"] = statistics.median(
+            get(chart, key="loss", width=1000, x_min=p["points"] // 4, x_max=p["points"] // 2)
+            for _ in range(p["repeats"])
+        )
+        out["metrics_s"] = get(f"/api/runs/{p['run_id']}/metrics")
+        out["rss_mb"] = server.memory_info().rss / 1e6
+        out["peak_rss_mb"] = _peak_rss_mb(proc.pid)
+        body = client.get(chart, params={"key": "loss", "width": 1000}).json()
+        if body["total"] != p["points"] or max(y for y in body["y"] if y is not None) < 45.0:
+            raise RuntimeError("the downsampled chart lost the spike")
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # More first requests, each on a fresh server: a cold chart decodes the key from the log.
+    colds = [out["chart_cold_s"]]
+    for _ in range(p["cold_repeats"] - 1):
+        proc, url = _serve(p["root"])
+        try:
+            with httpx.Client(base_url=url.rstrip("/"), timeout=60) as fresh:
+                t0 = time.perf_counter()
+                fresh.get(chart, params={"key": "loss", "width": 1000}).raise_for_status()
+                colds.append(time.perf_counter() - t0)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    out["chart_cold_s"] = statistics.median(colds)
+    out["chart_colds_s"] = colds
+    return out
 
 
 MEASURES: dict[str, Callable[[Result], Result]] = {
@@ -599,6 +757,9 @@ MEASURES: dict[str, Callable[[Result], Result]] = {
     "collection": collection,
     "grid_launch": grid_launch,
     "sweep_trials": sweep_trials,
+    "ui_setup": ui_setup,
+    "ui_serve": ui_serve,
+    "system_metrics": system_metrics,
 }
 
 

@@ -47,7 +47,13 @@ SIZES: dict[str, dict[str, int]] = {
         "collection_runs": 10_000,
         "collection_repeats": 5,
         "grid_variants": 40,
-        "sweep_trials": 150,
+        "sweep_trials": 300,
+        "ui_runs": 10_000,
+        "ui_points": 10_000_000,
+        "ui_repeats": 7,
+        "ui_cold_repeats": 3,
+        "system_samples": 2_000,
+        "system_run_ms": 3_000,
     },
     "quick": {
         "log_calls": 20_000,
@@ -67,6 +73,12 @@ SIZES: dict[str, dict[str, int]] = {
         "collection_repeats": 3,
         "grid_variants": 20,
         "sweep_trials": 50,
+        "ui_runs": 10_000,
+        "ui_points": 10_000_000,
+        "ui_repeats": 5,
+        "ui_cold_repeats": 1,
+        "system_samples": 500,
+        "system_run_ms": 2_000,
     },
     "smoke": {
         "log_calls": 2_000,
@@ -86,6 +98,12 @@ SIZES: dict[str, dict[str, int]] = {
         "collection_repeats": 1,
         "grid_variants": 4,
         "sweep_trials": 5,
+        "ui_runs": 200,
+        "ui_points": 20_000,
+        "ui_repeats": 1,
+        "ui_cold_repeats": 1,
+        "system_samples": 50,
+        "system_run_ms": 300,
     },
 }
 
@@ -100,6 +118,8 @@ MEASURE_NAMES = (
     "collection",
     "grid",
     "sweep",
+    "system_metrics",
+    "ui",
 )
 
 
@@ -439,7 +459,7 @@ def fig_grid(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -
     r = raw["grid_launch"] = measure("grid_launch", params, work)
     rate = r["variants"] / r["wall_s"]
     shown = f"{rate:.1f} variants/s ({r['variants']} variants, parallel=2, {r['wall_s']:.2f} s)"
-    name = "grid.run(), subprocess per variant"
+    name = "grid.run(), a fresh process per variant"
     return [judged("grid_variants_per_s", name, rate, "/s", shown, ">=", 20.0)]
 
 
@@ -452,11 +472,100 @@ def fig_sweep(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) 
             "sweep_trials", params, work
         )
         rate = r["trials"] / r["wall_s"]
-        shown = f"{rate:.0f} trials/s ({r['trials']} trials, {r['wall_s']:.2f} s)"
+        shown = f"{rate:.0f} trials/s ({r['trials']} trials, median {r['wall_s']:.2f} s of 5)"
         name = f"sweep() in-process no-op trials, {label}"
         fid = f"sweep_trials_per_s{'' if defaults else '_capture_off'}"
         figures.append(judged(fid, name, rate, "/s", shown, ">=", 2000.0))
     return figures
+
+
+def fig_system_metrics(
+    size: dict[str, int], root: str, work: Path, raw: dict[str, Any]
+) -> list[Figure]:
+    interval = 10.0  # the default system_metrics_interval
+    params = {
+        "samples": size["system_samples"],
+        "run_s": size["system_run_ms"] / 1e3,
+        "interval": 0.02,
+        "root": root,
+    }
+    r = raw["system_metrics"] = measure("system_metrics", params, work)
+    per_sample_ms = r["per_sample_s"] * 1e3
+    share = r["per_sample_s"] / interval * 100
+    thread = ""
+    if r["thread_samples"]:  # CPU clock ticks of 10 ms: only a long run gives a close figure
+        thread = f"; its thread: {r['thread_cpu_s'] / r['thread_samples'] * 1e3:.2f} ms/sample"
+    shown = f"{share:.4f} % ({per_sample_ms:.2f} ms CPU/sample, {r['keys']} keys{thread})"
+    name = "system metrics sampler, % of a core at 10 s"
+    return [judged("system_metrics_cost", name, share, "%", shown, "<=", 1.0)]
+
+
+def fig_ui(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -> list[Figure]:
+    store = str(work / "ui")
+    made = measure(
+        "ui_setup", {"root": store, "runs": size["ui_runs"], "points": size["ui_points"]}, work
+    )
+    params = {
+        **made,
+        "root": store,
+        "runs": size["ui_runs"],
+        "points": size["ui_points"],
+        "repeats": size["ui_repeats"],
+        "cold_repeats": size["ui_cold_repeats"],
+    }
+    r = raw["ui"] = {**made, **measure("ui_serve", params, work)}
+    runs, pts = _n(r["runs"]), _n(r["points"])
+    plain, query = r["table_s"] * 1e3, r["table_query_s"] * 1e3
+    table = max(plain, query)
+    table_shown = (
+        f"{table:.1f} ms (all rows {plain:.1f}, filter+sort {query:.1f}, group-by "
+        f"{r['groups_s'] * 1e3:.1f}; first {r['table_first_s'] * 1e3:.0f})"
+    )
+    warm, cold = r["chart_warm_s"] * 1e3, r["chart_cold_s"] * 1e3
+    warm_shown = f"{warm:.1f} ms warm (zoom {r['chart_zoom_s'] * 1e3:.1f})"
+    cold_shown = (
+        f"{cold:.1f} ms (first request: decodes the key; metrics {r['metrics_s'] * 1e3:.0f})"
+    )
+    peak = r["peak_rss_mb"]
+    rss_shown = f"{peak:.0f} MB peak (now {r['rss_mb']:.0f}, idle {r['idle_mb']:.0f})"
+    return [
+        judged(
+            "ui_runs_table_10k",
+            f"runlab ui runs table, {runs} runs",
+            table,
+            "ms",
+            table_shown,
+            "<=",
+            300.0,
+        ),
+        judged(
+            "ui_chart_10m",
+            f"runlab ui chart, {pts}-pt series, warm",
+            warm,
+            "ms",
+            warm_shown,
+            "<=",
+            150.0,
+        ),
+        judged(
+            "ui_chart_10m_cold",
+            f"runlab ui chart, {pts}-pt series, cold",
+            cold,
+            "ms",
+            cold_shown,
+            "<=",
+            150.0,
+        ),
+        judged(
+            "ui_rss_mb",
+            f"runlab ui resident memory ({runs} runs, {pts}-pt chart)",
+            peak,
+            "MB",
+            rss_shown,
+            "<=",
+            400.0,
+        ),
+    ]
 
 
 FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Figure]]] = {
@@ -470,6 +579,8 @@ FIGURES: dict[str, Callable[[dict[str, int], str, Path, dict[str, Any]], list[Fi
     "collection": fig_collection,
     "grid": fig_grid,
     "sweep": fig_sweep,
+    "ui": fig_ui,
+    "system_metrics": fig_system_metrics,
 }
 
 

@@ -38,6 +38,7 @@ FIGURES = (
     "grid.run(), subprocess per variant",
     "sweep() in-process no-op trials, defaults",
     "sweep() in-process no-op trials, git/env/packages capture off",
+    "system metrics sampler, % of a core at 10 s",
 )
 
 

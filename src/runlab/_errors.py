@@ -10,6 +10,7 @@ Every error runlab raises on purpose derives from :class:`RunlabError`::
      ├── StepOrderError       (also a ValueError)  a key's step went backwards
      ├── RunFinishedError                         logging to a run that has finished
      ├── RunExistsError                           a custom run id is already taken
+     ├── RunActiveError                           a live run cannot be deleted (stop it first)
      ├── SettingsError        (also a ValueError)  a setting or RUNLAB_* variable is invalid
      ├── ScenarioError        (also a ValueError)  a scenario spec is malformed or invalid
      ├── FilterSyntaxError    (also a ValueError)  a run filter expression does not parse
@@ -107,6 +108,10 @@ class LogKeyError(RunlabError, ValueError):
 
 class RunExistsError(RunlabError):
     """A run with the requested id already exists in the store."""
+
+
+class RunActiveError(RunlabError):
+    """The run is still running (its heartbeat is fresh), and the operation needs it ended."""
 
 
 class NoMatchError(RunlabError, ValueError):

@@ -57,6 +57,9 @@ class Settings:
     capture_packages: bool = True
     capture_command: bool = True
     """Command line, argv and working directory."""
+    system_metrics_interval: float = 10.0
+    """Seconds between system-metrics samples (CPU, memory, disk, network, process, GPUs) kept as
+    ``system/*`` history keys; 0 turns the sampler off."""
     data_dir: str = "./data"
     """Where ``setup_logger_kwargs`` (and grid launches) put experiment output directories."""
     force_datestamp: bool = False
@@ -75,6 +78,16 @@ class Settings:
                     f"{name}={value!r} must be a number > 0 (seconds, at most "
                     f"{threading.TIMEOUT_MAX:.0f})"
                 )
+        interval = self.system_metrics_interval
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not 0 <= interval <= threading.TIMEOUT_MAX
+        ):
+            raise SettingsError(
+                f"system_metrics_interval={interval!r} must be a number >= 0 (seconds between "
+                f"samples, at most {threading.TIMEOUT_MAX:.0f}; 0 turns system metrics off)"
+            )
         if not isinstance(self.buffer_size, int) or self.buffer_size < 1:
             raise SettingsError(f"buffer_size={self.buffer_size!r} must be an int >= 1")
 
@@ -95,6 +108,10 @@ class Settings:
         Raises:
             SettingsError: unknown field, or a value that breaks its rule.
         """
+        given = {k: v for k, v in explicit.items() if v is not None}
+        if isinstance(settings, Settings):
+            # Every field of a Settings counts as explicit: the environment cannot change it.
+            return dataclasses.replace(settings, **given) if given else settings
         env = os.environ if env is None else env
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
@@ -107,10 +124,7 @@ class Settings:
                     values[name] = _parse_env(env_name, raw, field.default)
                     from_env[name] = f"{env_name}={raw!r}"
                     break
-        if isinstance(settings, Settings):
-            values.update(dataclasses.asdict(settings))
-            from_env.clear()
-        elif settings is not None:
+        if settings is not None:
             unknown = sorted(set(settings) - set(fields))
             if unknown:
                 raise SettingsError(
@@ -119,7 +133,6 @@ class Settings:
             values.update(settings)
             for name in settings:
                 from_env.pop(name, None)
-        given = {k: v for k, v in explicit.items() if v is not None}
         values.update(given)
         for name, source in from_env.items():
             if name in given:

@@ -390,3 +390,28 @@ def test_show_unreadable_metadata_is_an_error_not_a_traceback(scratch: Path) -> 
     assert result.exit_code == 1
     assert "Cannot show run k3j9x0ab" in result.stderr
     assert "metadata.json" in result.stderr
+
+
+def test_restore_lists_and_brings_back_and_gc_purges(scratch: Path) -> None:
+    assert invoke(["delete", "k3j9x0ab", "-y", "--dir", str(scratch)]).exit_code == 0
+    listed = invoke(["restore", "--dir", str(scratch)])
+    assert listed.exit_code == 0 and "k3j9x0ab  deleted" in listed.stdout
+    restored = invoke(["restore", "k3j9x0ab", "--dir", str(scratch)])
+    assert restored.exit_code == 0, restored.output
+    assert "k3j9x0ab" in _rows(invoke(["ls", "--dir", str(scratch)]).stdout)
+    assert invoke(["delete", "k3j9x0ab", "-y", "--dir", str(scratch)]).exit_code == 0
+    declined = invoke(["gc", "--dir", str(scratch)], input="n\n")
+    assert declined.exit_code == 1 and "Nothing purged." in declined.stderr
+    purged = invoke(["gc", "-y", "--dir", str(scratch)])
+    assert purged.exit_code == 0 and "Purged 1 run" in purged.stdout
+    again = invoke(["restore", "k3j9x0ab", "--dir", str(scratch)])
+    assert again.exit_code == 1 and "purged" in again.stderr
+
+
+def test_mv_moves_runs_to_another_project(scratch: Path) -> None:
+    args = ["mv", "k3j9x0ab", "calm-heron-7", "--project", "elsewhere", "--dir", str(scratch)]
+    result = invoke(args)
+    assert result.exit_code == 0, result.output
+    assert "Moved k3j9x0ab (brave-otter-3) to elsewhere" in result.stdout
+    listed = invoke(["ls", "--project", "elsewhere", "--dir", str(scratch)])
+    assert sorted(_rows(listed.stdout))[1:] == ["k3j9x0ab", "z81mq0cd"]

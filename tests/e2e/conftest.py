@@ -171,3 +171,26 @@ def module_children(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Childr
         yield kids
     finally:
         kids.close()
+
+
+# -- browser tests (test_ui_browser.py) ----------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test leaves a screenshot and the page's console in ``test-artifacts/``."""
+    report = yield
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.failed and report.when == "call" and page is not None:
+        folder = item.config.rootpath / "test-artifacts"
+        folder.mkdir(exist_ok=True)
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid)[-150:]
+        try:
+            page.screenshot(path=str(folder / f"{stem}.png"), full_page=True)
+        except Exception as exc:  # a crashed page: the report still counts
+            report.sections.append(("screenshot", f"no screenshot: {exc}"))
+        console = getattr(item, "browser_console", None)
+        if console is not None:
+            (folder / f"{stem}.console.txt").write_text("\n".join(console), encoding="utf-8")
+        report.sections.append(("browser", f"url: {page.url}\nsaved in {folder}/{stem}.*"))
+    return report

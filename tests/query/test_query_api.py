@@ -86,7 +86,7 @@ def test_run_reads_run_json_fresh(api: Api) -> None:
 
 
 def test_a_deleted_run_is_not_found(api: Api) -> None:
-    write_run(api.dir, make_record("abc111"))
+    write_run(api.dir, make_record("abc111", status="finished"))
     api.delete("abc111")
     with pytest.raises(RunNotFound):
         api.run("abc111")
@@ -258,6 +258,6 @@ def test_history_of_a_run_that_logged_nothing(api: Api) -> None:
 
 def test_delete_several(api: Api) -> None:
     for run_id in ("abc111", "def222", "ghi333"):
-        write_run(api.dir, make_record(run_id))
+        write_run(api.dir, make_record(run_id, status="finished"))
     api.delete(["abc111", "ghi333"])
     assert ids(api.runs()) == ["def222"]

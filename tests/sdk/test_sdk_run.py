@@ -596,6 +596,7 @@ def test_the_public_names_are_pinned() -> None:
         "NoMatchError",
         "Run",
         "RunCollection",
+        "RunActiveError",
         "RunExistsError",
         "RunFinishedError",
         "RunNotFound",

@@ -194,12 +194,13 @@ def test_read_record_is_fresh_and_checks_ids(store: RunStore) -> None:
             store.read_record(bad)
 
 
-def test_delete_removes_directories_and_rows(store: RunStore) -> None:
+def test_delete_moves_directories_to_the_trash_and_drops_rows(store: RunStore) -> None:
     for run_id in ("aaa111", "bbb222", "ccc333"):
-        write_run(store.root, make_record(run_id, tags=("t",)))
+        write_run(store.root, make_record(run_id, tags=("t",), status="finished"))
     store.sync()
     store.delete(["aaa111", "ccc333"])
     assert sorted(os.listdir(store.runs_dir)) == ["bbb222"]
+    assert sorted(os.listdir(store.root / "trash")) == ["aaa111", "ccc333"]
     assert ids(store, tags=["t"]) == ["bbb222"]  # rows gone at once, no sync needed
     assert store.catalog.get("aaa111") is None
 

@@ -57,3 +57,23 @@ def algo_b(seed: int, logger_kwargs: dict[str, str], **kwargs: Any) -> None:
 
 def noop(seed: int, logger_kwargs: dict[str, str], **kwargs: Any) -> None:
     """Does nothing: measures the launch overhead."""
+
+
+def die_on_seed_one(seed: int, logger_kwargs: dict[str, str], **kwargs: Any) -> None:
+    """Variant 1 dies by SIGKILL mid-run: no exception, no exit code of its own."""
+    import os
+    import signal
+
+    with runlab.init(project="launch") as run:
+        run.log({"seed": seed})
+        if seed == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def note_rank(seed: int, logger_kwargs: dict[str, str], out: str = "", **kwargs: Any) -> None:
+    """Every MPI rank leaves a file; ranks log to the variant run only through rank 0's init."""
+    import os
+
+    rank = os.environ.get("OMPI_COMM_WORLD_RANK", "?")
+    with open(os.path.join(out, f"rank-{rank}"), "w") as f:
+        f.write(os.environ.get("OMP_NUM_THREADS", ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -33,10 +34,29 @@ def _statuses(runs: runlab.RunCollection) -> list[str]:
     return [str(run.status) for run in runs]
 
 
-def test_a_mutated_global_does_not_leak_into_the_next_variant() -> None:
-    runs = _grid("iso", seed=[0, 1, 2]).run(thunks.bump)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_mutated_global_does_not_leak_into_the_next_variant(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fork: variants are forked from a zygote that never runs user code; spawn: a fresh
+    # interpreter each. Either way every variant starts from the same state.
+    monkeypatch.setenv("RUNLAB_LAUNCH_METHOD", method)
+    runs = _grid("iso", seed=[0, 1, 2]).run(thunks.bump, parallel=2)
     assert [run.summary["counter"] for run in runs] == [1, 1, 1]
     assert thunks.COUNTER == 0
+    assert len({run.metadata["pid"] for run in runs}) == 3
+
+
+def test_an_unknown_launch_method_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLAB_LAUNCH_METHOD", "vfork")
+    with pytest.raises(runlab.SettingsError, match="RUNLAB_LAUNCH_METHOD='vfork'.*'fork' or"):
+        _grid("bad", seed=[0]).run(thunks.bump)
+
+
+def test_a_variant_killed_by_a_signal_fails_and_the_rest_go_on() -> None:
+    runs = _grid("sig", seed=[0, 1, 2]).run(thunks.die_on_seed_one, fail_fast=False)
+    assert _statuses(runs)[0] == "finished" and _statuses(runs)[2] == "finished"
+    assert _statuses(runs)[1] in ("crashed", "running", "killed")
 
 
 def test_the_thunks_init_joins_the_variant_run() -> None:
@@ -134,3 +154,28 @@ def test_num_cpu_without_mpirun_is_a_clear_error(
         runlab.call_experiment("mpi", thunks.noop, num_cpu=2)
     with pytest.raises(runlab.ExperimentError, match="use an integer >= 1 or 'auto'"):
         runlab.call_experiment("mpi", thunks.noop, num_cpu=0)
+
+
+def test_num_cpu_launches_every_rank_under_mpirun_and_rank_zero_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A minimal mpirun (``-np N cmd...``: N copies, each with its Open MPI rank variable), so
+    # the launcher's MPI path runs without an MPI installation on the test machine.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    mpirun = bindir / "mpirun"
+    mpirun.write_text(
+        '#!/bin/sh\n[ "$1" = -np ] || exit 64\nn=$2; shift 2\ni=0; pids=""\n'
+        'while [ $i -lt $n ]; do OMPI_COMM_WORLD_RANK=$i "$@" & pids="$pids $!"; i=$((i+1)); '
+        "done\nstatus=0\nfor p in $pids; do wait $p || status=$?; done\nexit $status\n"
+    )
+    mpirun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out"
+    out.mkdir()
+    run_id = runlab.call_experiment("mpi", thunks.note_rank, num_cpu=3, out=str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["rank-0", "rank-1", "rank-2"]
+    assert (out / "rank-1").read_text() == "1"  # one BLAS thread per rank
+    runs = Api().runs()
+    assert [r.id for r in runs] == [run_id]
+    assert str(runs[0].status) == "finished"

@@ -1,7 +1,8 @@
-"""``runlab delete RUN...``: remove runs (their directories and catalog rows)."""
+"""``runlab delete``, ``restore``, ``gc`` and ``mv``: soft-delete, bring back, purge, move runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
@@ -10,13 +11,19 @@ from runlab._errors import RunlabError
 from runlab.cli._common import DirOption, fail, open_store, out, store_dir
 from runlab.cli._show import find_run
 
+RunsArgument = Annotated[list[str], typer.Argument(help="Run ids, unique id prefixes, or names.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
 
 def delete(
-    runs: Annotated[list[str], typer.Argument(help="Run ids, unique id prefixes, or names.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    runs: RunsArgument,
+    yes: YesOption = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete runs that are still running too.")
+    ] = False,
     dir: DirOption = None,
 ) -> None:
-    """Delete runs and everything recorded in them."""
+    """Delete runs: hidden at once, restorable with `runlab restore` until `runlab gc`."""
     root = store_dir(dir)
     # Resolve every name first: a typo deletes nothing.
     api = open_store(root)
@@ -31,8 +38,84 @@ def delete(
     if not yes and not typer.confirm(f"Delete {len(views)} {noun} from {root}?", default=False):
         fail("Nothing deleted.")
     try:
-        api.delete(list(views))
+        api.delete(list(views), force=force)
     except RunlabError as exc:
         fail(f"Delete failed: {exc}")
     for view in views.values():
         console.print(f"Deleted {view.id} ({view.name})", soft_wrap=True)
+    console.print(
+        f"Restore with `runlab restore {' '.join(views)}`; `runlab gc` purges deleted runs.",
+        soft_wrap=True,
+    )
+
+
+def restore(
+    runs: Annotated[
+        list[str] | None, typer.Argument(help="Ids of deleted runs (none: list the deleted runs).")
+    ] = None,
+    dir: DirOption = None,
+) -> None:
+    """Bring deleted runs back, or list the deleted runs."""
+    root = store_dir(dir)
+    api = open_store(root)
+    console = out()
+    if not runs:
+        deleted = api.deleted()
+        if not deleted:
+            console.print(f"No deleted runs in {root}", soft_wrap=True)
+        for d in deleted:
+            when = dt.datetime.fromtimestamp(d.deleted_at).strftime("%Y-%m-%d %H:%M")
+            console.print(f"  {d.id}  deleted {when}", soft_wrap=True)
+        return
+    try:
+        api.restore(runs)
+    except RunlabError as exc:
+        fail(f"Restore failed: {exc}")
+    for run_id in runs:
+        console.print(f"Restored {run_id}", soft_wrap=True)
+
+
+def gc(
+    older_than: Annotated[
+        float,
+        typer.Option("--older-than", help="Only runs deleted at least this many days ago."),
+    ] = 0.0,
+    yes: YesOption = False,
+    dir: DirOption = None,
+) -> None:
+    """Purge deleted runs for good (their ids stay retired)."""
+    root = store_dir(dir)
+    api = open_store(root)
+    cutoff = older_than * 86400
+    deleted = [d for d in api.deleted() if dt.datetime.now().timestamp() - d.deleted_at >= cutoff]
+    console = out()
+    if not deleted:
+        console.print("Nothing to purge.", soft_wrap=True)
+        return
+    noun = "run" if len(deleted) == 1 else "runs"
+    if not yes and not typer.confirm(
+        f"Purge {len(deleted)} deleted {noun} from {root} for good?", default=False
+    ):
+        fail("Nothing purged.")
+    try:
+        purged = api.gc(ids=[d.id for d in deleted])
+    except RunlabError as exc:
+        fail(f"gc failed: {exc}")
+    console.print(f"Purged {len(purged)} {noun}", soft_wrap=True)
+
+
+def mv(
+    runs: RunsArgument,
+    project: Annotated[str, typer.Option("--project", "-p", help="The project to move to.")],
+    dir: DirOption = None,
+) -> None:
+    """Move runs to another project."""
+    root = store_dir(dir)
+    api = open_store(root)
+    ids = list(dict.fromkeys(find_run(api, root, key).id for key in runs))
+    try:
+        moved = api.move(ids, project)
+    except (RunlabError, ValueError) as exc:
+        fail(f"Move failed: {exc}")
+    for view in moved:
+        out().print(f"Moved {view.id} ({view.name}) to {project}", soft_wrap=True)

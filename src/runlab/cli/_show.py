@@ -109,6 +109,13 @@ def _run_fields(view: Any) -> list[tuple[str, Any]]:
         fields.append(("tags", ", ".join(view.tags)))
     if view.seed is not None:
         fields.append(("seed", str(view.seed)))
+    lineage = getattr(view, "lineage", None)
+    if lineage:
+        fields.append(("forked from", " ← ".join(f"{run}@{step}" for run, step in lineage)))
+    resumed = getattr(view, "resumed", None)
+    if resumed:
+        last = resumed[-1].get("step")
+        fields.append(("resumed", f"{len(resumed)} time(s), last at step {last}"))
     created = view.created_at
     fields.append(("created", f"{iso_time(created)} ({format_time(created)})"))
     if view.ended_at is not None:

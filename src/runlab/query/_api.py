@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from runlab.storage._episodes import EpisodeRecord, Unfinished
+    from runlab.storage._trash import DeletedRun
 
 StatusFilter: TypeAlias = str | RunStatus | Collection[str | RunStatus] | None
 
@@ -58,6 +59,14 @@ class RunView(BaseRunView):
         view._dir = None
         view._parent = runs_dir
         return view
+
+    def move(self, project: str) -> RunView:
+        """Move this run to another project (see :meth:`Api.move`); returns ``self``."""
+        from runlab.query._load import _open_store
+
+        _check_project(project)
+        self._record = _open_store(self.dir.parent.parent).edit(self.id, project=project)
+        return self
 
     def __repr__(self) -> str:
         r = self._record
@@ -184,17 +193,82 @@ class RunView(BaseRunView):
     def seed(self) -> int | None:
         return self._record.seed
 
-    def history(self, keys: Iterable[str] | None = None) -> pl.DataFrame:
-        """Logged metrics as a frame: ``step``, ``timestamp`` and one column per key."""
+    def history(self, keys: Iterable[str] | None = None, *, archived: bool = False) -> pl.DataFrame:
+        """Logged metrics as a frame: ``step``, ``timestamp`` and one column per key.
+
+        ``system/*`` keys (system metrics, on their own step axis) only when named in ``keys``;
+        :meth:`system_metrics` gives them all. A fork's history starts with its parent's
+        points up to the fork step; a rewound run's leaves out what the rewind set aside.
+
+        Args:
+            keys: only these keys (all when None).
+            archived: instead, the points rewinds set aside, with an ``archive`` column (the
+                k of ``archive/history-<k>.rlog``; newest rewind first).
+        """
+        if archived:
+            from runlab.storage._reader import archived_history
+
+            return archived_history(self.dir, None if keys is None else list(keys))
         from runlab.storage._reader import read_history  # imports Polars
 
         return read_history(self.dir, None if keys is None else list(keys))
 
+    @property
+    def fork_parent(self) -> tuple[str, int] | None:
+        """``(parent run id, step)`` when this run was forked from another, else ``None``."""
+        fork = self._run_json().get("fork")
+        if isinstance(fork, dict) and isinstance(fork.get("run"), str):
+            step = fork.get("step")
+            return fork["run"], step if isinstance(step, int) else -1
+        return None
+
+    @property
+    def lineage(self) -> list[tuple[str, int]]:
+        """The chain of forks this run descends from, nearest parent first: ``[(run id,
+        step), ...]``; a parent that is gone ends the chain."""
+        out: list[tuple[str, int]] = []
+        view: RunView | None = self
+        seen = {self.id}
+        while view is not None:
+            parent = view.fork_parent
+            if parent is None or parent[0] in seen:
+                break
+            out.append(parent)
+            seen.add(parent[0])
+            parent_dir = self.dir.parent / parent[0]
+            try:
+                record = RunRecord.from_json(read_json(parent_dir / "run.json"))
+            except (OSError, ValueError, TypeError):
+                break
+            view = RunView(record, parent_dir)
+        return out
+
+    @property
+    def resumed(self) -> list[dict[str, Any]]:
+        """Each time the run was resumed or rewound: ``{"at": time, "step": next step}``."""
+        value = self._run_json().get("resumed")
+        return [dict(v) for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    def _run_json(self) -> dict[str, Any]:
+        try:
+            data = read_json(self.dir / "run.json")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
     def history_keys(self) -> list[str]:
-        """Every metric key this run logged."""
+        """Every metric key this run logged (system metrics' ``system/*`` keys excepted)."""
+        from runlab.storage._layout import SYSTEM_PREFIX
         from runlab.storage._reader import history_keys
 
-        return history_keys(self.dir)
+        return [k for k in history_keys(self.dir) if not k.startswith(SYSTEM_PREFIX)]
+
+    def system_metrics(self, keys: Iterable[str] | None = None) -> pl.DataFrame:
+        """System metrics (``system/*`` keys) as a frame: ``step`` is the sample index, not
+        the run's step; ``timestamp`` lines samples up with the logged history."""
+        from runlab.storage._reader import read_system_metrics  # imports Polars
+
+        return read_system_metrics(self.dir, None if keys is None else list(keys))
 
     def files(self) -> list[Path]:
         """Paths of the files under the run's ``files/`` directory, sorted."""
@@ -391,13 +465,54 @@ class Api:
         """Every project with runs, sorted by name, with its run count and last activity."""
         return self._store.projects()
 
-    def delete(self, ids: str | Iterable[str]) -> None:
-        """Delete runs by exact id (directories and catalog rows).
+    def delete(self, ids: str | Iterable[str], *, force: bool = False) -> None:
+        """Soft-delete runs by exact id: hidden from listings at once, restorable with
+        :meth:`restore` until :meth:`gc`; their ids are never reused.
+
+        Args:
+            force: delete runs that are still running too.
 
         Raises:
             RunNotFound: an id has no run; nothing is deleted then.
+            RunActiveError: a run is still running, without ``force``.
         """
-        self._store.delete([ids] if isinstance(ids, str) else ids)
+        self._store.delete([ids] if isinstance(ids, str) else ids, force=force)
+
+    def restore(self, ids: str | Iterable[str]) -> None:
+        """Bring soft-deleted runs back into listings.
+
+        Raises:
+            RunNotFound: an id is not in the trash (purged, or never deleted).
+        """
+        self._store.restore([ids] if isinstance(ids, str) else ids)
+
+    def deleted(self) -> list[DeletedRun]:
+        """The soft-deleted runs waiting for :meth:`gc`, most recently deleted first."""
+        return self._store.deleted()
+
+    def gc(self, older_than: float = 0.0, ids: str | Iterable[str] | None = None) -> list[str]:
+        """Purge soft-deleted runs for good: those deleted at least ``older_than`` seconds ago,
+        or exactly ``ids``. Their ids stay retired. Returns the purged ids."""
+        chosen = [ids] if isinstance(ids, str) else ids
+        return self._store.gc(older_than=older_than, ids=chosen)
+
+    def move(self, ids: str | Iterable[str], project: str) -> list[RunView]:
+        """Move runs to another project (an edit beside ``run.json``; a run still running is
+        moved too, and keeps logging). Returns the moved runs.
+
+        Raises:
+            RunNotFound: an id has no run (the ones before it were moved).
+            ValueError: ``project`` is empty.
+        """
+        _check_project(project)
+        keys = [ids] if isinstance(ids, str) else list(ids)
+        records = [self._store.edit(run_id, project=project) for run_id in keys]
+        return [RunView(r, self._store.run_dir(r.id)) for r in records]
+
+
+def _check_project(project: object) -> None:
+    if not isinstance(project, str) or not project.strip():
+        raise ValueError(f"project={project!r} must be a non-empty string")
 
 
 def _parse_statuses(status: StatusFilter) -> set[RunStatus] | None:

@@ -27,6 +27,9 @@ def init(
     mode: str | None = None,
     settings: Settings | Mapping[str, Any] | None = None,
     scenario: Any = None,
+    resume: bool | str | None = None,
+    fork_from: str | tuple[str, int] | None = None,
+    resume_from: str | tuple[str, int] | None = None,
 ) -> Run:
     """Start a run and make it the current one.
 
@@ -45,10 +48,22 @@ def init(
         scenario: a parameter space sampled afresh for every episode
             (``run.create_episode()``): a dict, YAML text, a YAML file path or a
             ``runlab.Scenario``. With a scenario and no ``seed``, a seed is drawn and recorded.
+        resume: go on with an existing run (W&B's semantics): ``"allow"`` resumes run
+            ``id`` if it exists, else starts it; ``"must"`` requires it (``RunNotFound``);
+            ``"never"`` or ``None`` refuse an existing id (``RunExistsError``); ``"auto"``
+            (or ``True``) resumes the last run started with ``resume="auto"`` from this script
+            and directory if it crashed, was killed or failed, else starts a new one. History
+            continues after the last step in the log; config given here is merged in.
+        fork_from: ``"<run_id>?_step=N"`` or ``(run_id, N)``: a new run that inherits that
+            run's config and its history up to step N (by reference), then logs from N + 1.
+        resume_from: ``"<id>?_step=N"``: rewind run ``id`` to step N. Its later points are
+            archived (``RunView.history(archived=True)``) and logging goes on at N + 1.
 
     Launchers pass run fields through the environment: ``RUNLAB_RUN_ID``, ``RUNLAB_RUN_NAME``,
     ``RUNLAB_RUN_GROUP`` and ``RUNLAB_RUN_CONFIG`` (a JSON object, under explicit ``config``)
-    are used when the argument is not given, and with ``RUNLAB_JOIN_RUN=<id>`` an ``init()``
+    are used when the argument is not given, ``RUNLAB_RESUME`` (``allow``, ``must``, ``never``,
+    ``auto``) when ``resume`` is not (so a requeued Slurm job with the same ``RUNLAB_RUN_ID``
+    resumes its run), and with ``RUNLAB_JOIN_RUN=<id>`` an ``init()``
     in a process whose current run has that id returns that run (see ``call_experiment``).
 
     Returns:
@@ -73,6 +88,10 @@ def init(
     group = group if group is not None else env.get("RUNLAB_RUN_GROUP") or None
     if env.get("RUNLAB_RUN_CONFIG"):
         config = {**_env_config(env["RUNLAB_RUN_CONFIG"]), **(config or {})}
+    if resume is None and fork_from is None and resume_from is None and env.get("RUNLAB_RESUME"):
+        from runlab.sdk._resume import check_resume
+
+        resume = check_resume(env["RUNLAB_RESUME"], "RUNLAB_RESUME")
     return Run(
         project=project,
         name=name,
@@ -88,6 +107,9 @@ def init(
         mode=mode,
         settings=settings,
         scenario=scenario,
+        resume=resume,
+        fork_from=fork_from,
+        resume_from=resume_from,
     )
 
 

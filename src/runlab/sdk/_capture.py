@@ -29,9 +29,12 @@ def host() -> dict[str, Any]:
     from runlab.system import _env
 
     with _lock:
-        if _host is None or _host[0] != os.getpid():  # a forked child captures afresh
+        if _host is None:
             _host = (os.getpid(), _env.capture_host())
-        return dict(_host[1])
+        info = dict(_host[1])
+    if _host[0] != os.getpid():  # a forked child: the same machine, its own pid
+        info["pid"] = os.getpid()
+    return info
 
 
 def packages() -> tuple[dict[str, str], str]:
@@ -40,7 +43,7 @@ def packages() -> tuple[dict[str, str], str]:
     from runlab.system import _env
 
     with _lock:
-        if _packages is None or _packages[0] != os.getpid():
+        if _packages is None:  # a forked child has its parent's packages
             found = _env.capture_packages()
             _packages = (os.getpid(), found, _env.format_requirements(found))
         return dict(_packages[1]), _packages[2]
@@ -57,3 +60,88 @@ def git(cwd: str) -> tuple[dict[str, Any] | None, str | None]:
             hit = _git[cwd] = (now, _env.capture_git(cwd))
         info, diff = hit[1]
         return (None if info is None else dict(info)), diff
+
+
+class Snapshot:
+    """What a run's capture writes into its directory, encoded once and shared by runs.
+
+    ``files`` maps paths relative to the run directory (``metadata.json``,
+    ``files/requirements.txt``, ``files/diff.patch``) to their bytes. :meth:`write_into`
+    hard-links each file to the copy written for an earlier run of this process (one system
+    call; every run directory still holds a real, complete file, so copying or deleting one run
+    never affects another) and writes the file afresh when there is no such copy to link.
+    """
+
+    def __init__(self, files: dict[str, bytes], taken_at: float) -> None:
+        self.files = files
+        self.taken_at = taken_at
+        self._written: dict[str, str] = {}
+        """The last path each file was written or linked to (guarded by ``_lock``)."""
+
+    def write_into(self, run_dir: str) -> None:
+        """Give ``run_dir`` every file. Raises ``OSError`` when one cannot be written."""
+        from runlab.storage._layout import write_bytes_atomic
+
+        for name, data in self.files.items():
+            target = os.path.join(run_dir, name)
+            with _lock:
+                source = self._written.get(name)
+            if source is not None:
+                try:
+                    os.link(source, target)
+                    continue
+                except OSError:  # source deleted, another filesystem, no hard links: write
+                    pass
+            write_bytes_atomic(target, data)
+            with _lock:
+                self._written[name] = target
+
+
+_snapshots: dict[tuple[Any, ...], Snapshot] = {}
+
+
+def _snapshot_key(flags: tuple[bool, bool, bool, bool], cwd: str) -> tuple[Any, ...]:
+    return (os.getpid(), flags, cwd if flags[2] else None)
+
+
+def cached_snapshot(flags: tuple[bool, bool, bool, bool], cwd: str) -> Snapshot | None:
+    """The snapshot for these capture flags (command, env, git, packages) taken from ``cwd``,
+    when one is cached and its git part is younger than :data:`GIT_TTL`; else ``None``."""
+    with _lock:
+        snap = _snapshots.get(_snapshot_key(flags, cwd))
+    if snap is None or (flags[2] and time.monotonic() - snap.taken_at > GIT_TTL):
+        return None
+    return snap
+
+
+def take_snapshot(flags: tuple[bool, bool, bool, bool], cwd: str) -> Snapshot:
+    """Capture what the flags ask for (reusing :func:`host`, :func:`packages`, :func:`git`)
+    and cache the encoded result for :func:`cached_snapshot`."""
+    import json
+
+    from runlab.storage._layout import FILES_DIR, METADATA_JSON, json_default
+    from runlab.system import _env
+
+    command, env, want_git, want_packages = flags
+    now = time.monotonic()
+    meta: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    if command:
+        meta.update(_env.capture_command())
+    if env:
+        meta.update(host())
+    if want_git:
+        info, diff = git(cwd)
+        meta["git"] = info
+        if diff:
+            files[f"{FILES_DIR}/diff.patch"] = diff.encode("utf-8", "surrogateescape")
+    if want_packages:
+        found, requirements = packages()
+        meta["packages"] = found
+        files[f"{FILES_DIR}/requirements.txt"] = requirements.encode("utf-8")
+    text = json.dumps(meta, separators=(",", ":"), default=json_default)
+    files[METADATA_JSON] = text.encode("utf-8")
+    snap = Snapshot(files, now)
+    with _lock:
+        _snapshots[_snapshot_key(flags, cwd)] = snap
+    return snap

@@ -27,7 +27,7 @@ from runlab._errors import (
 )
 from runlab._settings import Settings
 from runlab._status import RunStatus
-from runlab.sdk import _hooks
+from runlab.sdk import _hooks, _resume
 from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
 from runlab.sdk._episode import (
     Episode,
@@ -48,9 +48,9 @@ from runlab.storage._layout import (
     ARTIFACTS_DIR,
     FILES_DIR,
     HISTORY_FILE,
-    METADATA_JSON,
     OUTPUT_LOG,
     RUN_JSON,
+    TRASH_DIR,
     RunRecord,
     run_dir,
     write_json_atomic,
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from runlab.query._load import TypedViews
     from runlab.query._view import BaseRunView
     from runlab.scenario import Scenario
+    from runlab.system._metrics import SystemSampler
 
 _EPISODE_OUTCOME = {
     RunStatus.FINISHED: EpisodeStatus.SUCCESS,
@@ -171,6 +172,9 @@ class Run:
         mode: str | None = None,
         settings: Settings | Mapping[str, Any] | None = None,
         scenario: Any = None,
+        resume: bool | str | None = None,
+        fork_from: str | tuple[str, int] | None = None,
+        resume_from: str | tuple[str, int] | None = None,
     ) -> None:
         self.settings = Settings.resolve(
             settings, dir=os.fspath(dir) if dir is not None else None, project=project, mode=mode
@@ -215,6 +219,7 @@ class Run:
         self._max_step = -1
         self._known: set[str] = set()
         self._capture_thread: threading.Thread | None = None
+        self._system: SystemSampler | None = None
         self._output_sink: Any = None
         self._previous = _current.get()
         self._disabled = s.mode == "disabled"
@@ -225,7 +230,24 @@ class Run:
             _current.set(self)
             return
 
-        self.id, self.dir = self._create_dir(Path(s.dir), id)
+        start = _resume.Plan("new", id)
+        if resume is not None or fork_from is not None or resume_from is not None:
+            start = _resume.plan(
+                Path(s.dir), id, _resume.check_resume(resume), fork_from, resume_from
+            )
+        restored = None
+        self._lineage: dict[str, Any] = {
+            "origin": _resume.origin(),
+            "writer": _resume.writer_info(),
+        }
+        if start.kind in ("resume", "rewind"):
+            assert start.run_id is not None
+            self.id, self.dir = start.run_id, run_dir(s.dir, start.run_id)
+        else:
+            self.id, self.dir = self._create_dir(Path(s.dir), start.run_id)
+        if start.kind != "new":
+            restored = _resume.prepare(start, self.dir, config)
+            self._continue(restored, name, tags, notes, description, group, job_type, seed)
         self._writer = HistoryWriter(
             self.dir / HISTORY_FILE,
             flush_interval=s.flush_interval,
@@ -237,8 +259,19 @@ class Run:
         self._queue = self._writer.queue
         self._append = self._queue.append
         self._cap = 0 if s.write_through else s.buffer_size
+        if restored is not None:
+            self._writer.key_last_step.update(restored.key_last_step)
+            if restored.config_event is not None:
+                self._writer.submit_event(restored.config_event)
         self._persist()
+        if start.kind in ("resume", "rewind"):
+            self._mark_resumed(Path(s.dir))
+        if start.auto_key is not None:
+            self._point_auto(Path(s.dir), start.auto_key)
         self._writer.start()
+        self._start_system_metrics()
+        if restored is not None and self._system is not None:
+            self._system.samples = restored.system_samples  # its sample index goes on
         if s.capture_output:
             self._start_output_capture()
         self._start_capture()
@@ -373,7 +406,7 @@ class Run:
         if self._finished:
             self._persist()
         else:
-            self._writer._wake.set()
+            self._writer.wake()
 
     def _record(self) -> RunRecord:
         return RunRecord(
@@ -414,6 +447,10 @@ class Run:
             }
             data["scenario"] = None if self._scenario is None else self._scenario.to_dict()
             data["episodes"] = self._episode_count
+            data.update(self._lineage)
+            means = _resume.mean_state(self._tracker)
+            if means is not None:
+                data["summary_state"] = means
             try:
                 write_json_atomic(self.dir / RUN_JSON, data)
             except OSError as exc:
@@ -532,6 +569,7 @@ class Run:
         traceback: str | None,
     ) -> None:
         self.log = self._log_after_finish  # type: ignore[method-assign]
+        self._stop_system_metrics()  # its last sample, before the end time and the last flush
         self._status = status
         self._err_msg = err_msg
         self._exit_code = exit_code
@@ -723,6 +761,8 @@ class Run:
 
     def _detach(self) -> None:
         """Silence this copy of the run in a forked child process (the parent owns it)."""
+        if self._system is not None:
+            self._system.detach()
         self._disabled = True
         self._finished = True
         self.log = _noop_log  # type: ignore[method-assign]
@@ -767,20 +807,73 @@ class Run:
 
     # -- setup helpers ----------------------------------------------------------------------
 
+    def _continue(
+        self,
+        restored: _resume.Restored,
+        name: str | None,
+        tags: Iterable[str] | None,
+        notes: str | None,
+        description: str | None,
+        group: str | None,
+        job_type: str | None,
+        seed: int | None,
+    ) -> None:
+        """Take over a resumed, rewound or forked run's state (fields given to init win)."""
+        prior = restored.prior
+        self.config = Config(restored.config, on_change=self._mark_dirty)
+        self._tracker = restored.tracker
+        self.summary = Summary(self._tracker, self._sync, self._mark_dirty)
+        self._max_step = restored.last_step
+        self._step = restored.last_step + 1
+        self._lineage.update(restored.lineage)
+        if not prior:
+            return
+        created = prior.get("created_at")
+        if isinstance(created, (int, float)) and not isinstance(created, bool):
+            self.start_time = float(created)
+        if name is None and isinstance(prior.get("name"), str):
+            self._name = prior["name"]
+        if tags is None and isinstance(prior.get("tags"), list):
+            self._tags = _check_tags(prior["tags"])
+        for attr, given, stored in (
+            ("_notes", notes, prior.get("notes")),
+            ("_description", description, prior.get("description")),
+            ("group", group, prior.get("group")),
+            ("job_type", job_type, prior.get("job_type")),
+        ):
+            if given is None and isinstance(stored, str):
+                setattr(self, attr, stored)
+        if seed is None and isinstance(prior.get("seed"), int):
+            self.seed = prior["seed"]
+        if self._scenario is None and isinstance(prior.get("scenario"), dict):
+            self._scenario = _load_scenario(prior["scenario"])
+        episodes = prior.get("episodes")
+        if isinstance(episodes, int) and not isinstance(episodes, bool):
+            self._episode_count = episodes
+
+    def _mark_resumed(self, root: Path) -> None:
+        try:
+            _resume.mark_resumed(root / "runs", self.id)
+        except OSError as exc:
+            self._on_fault("resume marker", exc)
+
+    def _point_auto(self, root: Path, key: str) -> None:
+        try:
+            _resume.write_auto_pointer(root / "runs", key, self.id)
+        except OSError as exc:
+            self._on_fault("resume='auto' pointer", exc)
+
     def _create_dir(self, root: Path, custom: str | None) -> tuple[str, Path]:
         runs = root / "runs"
-        try:
-            runs.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            self._on_fault("mkdir", exc)
         if custom is not None:
             run_id = check_id(custom)
             path = runs / run_id
             try:
-                path.mkdir()
+                _mkdir_in(runs, path)
             except FileExistsError:
                 raise RunExistsError(
-                    f"a run with id {run_id!r} already exists in {root}; choose another id"
+                    f"a run with id {run_id!r} already exists in {root} (ids of deleted runs "
+                    "are never reused); choose another id"
                 ) from None
             except OSError as exc:
                 self._on_fault("mkdir", exc)
@@ -790,7 +883,7 @@ class Run:
             run_id = new_id()
             path = runs / run_id
             try:
-                path.mkdir()
+                _mkdir_in(runs, path)
             except FileExistsError:
                 continue
             except OSError as exc:
@@ -805,6 +898,22 @@ class Run:
         except OSError as exc:
             if exc.errno != errno.ENOENT:  # parent failure already reported
                 self._on_fault("mkdir", exc)
+
+    def _start_system_metrics(self) -> None:
+        interval = self.settings.system_metrics_interval
+        if not interval:
+            return
+        try:
+            from runlab.system._metrics import SystemSampler
+
+            self._system = SystemSampler(interval, self.dir, self._writer.submit_aside)
+            self._system.start()
+        except Exception as exc:  # metrics are a convenience; never block a run for them
+            self._on_fault("system metrics", exc)
+
+    def _stop_system_metrics(self) -> None:
+        if self._system is not None:
+            self._system.stop()
 
     def _start_output_capture(self) -> None:
         try:
@@ -827,11 +936,19 @@ class Run:
 
     def _start_capture(self) -> None:
         s = self.settings
-        wanted = s.capture_command or s.capture_env or s.capture_git or s.capture_packages
-        if not wanted and self._scenario is None and self.seed is None:
+        flags = (s.capture_command, s.capture_env, s.capture_git, s.capture_packages)
+        if not any(flags) and self._scenario is None and self.seed is None:
+            return
+        from runlab.sdk import _capture
+
+        # Later runs of a process reuse its first run's capture: a few hard links, done here
+        # rather than on a thread of their own (runs of a sweep start by the thousand).
+        snap = _capture.cached_snapshot(flags, os.getcwd()) if any(flags) else None
+        if snap is not None or not any(flags):
+            self._write_capture(snap)
             return
         self._capture_thread = threading.Thread(
-            target=self._capture, name="runlab-capture", daemon=True
+            target=self._capture, args=(flags,), name="runlab-capture", daemon=True
         )
         self._capture_thread.start()
 
@@ -848,32 +965,24 @@ class Run:
         except Exception as exc:
             self._on_fault("scenario/seed artifacts", exc)
 
-    def _capture(self) -> None:
-        from runlab.sdk import _capture
-        from runlab.system import _env
-
-        s = self.settings
+    def _write_capture(self, snap: Any) -> None:
         self._write_reproducibility_artifacts()
-        meta: dict[str, Any] = {"started_at": self.start_time}
+        if snap is not None:
+            try:
+                snap.write_into(os.fspath(self.dir))
+            except Exception as exc:
+                self._on_fault("metadata capture", exc)
+
+    def _capture(self, flags: tuple[bool, bool, bool, bool]) -> None:
+        from runlab.sdk import _capture
+
         try:
-            if s.capture_command:
-                meta.update(_env.capture_command())
-            if s.capture_env:
-                meta.update(_capture.host())
-            files = self.dir / FILES_DIR
-            if s.capture_git:
-                git, diff = _capture.git(os.getcwd())
-                meta["git"] = git
-                if diff:
-                    (files / "diff.patch").write_bytes(diff.encode("utf-8", "surrogateescape"))
-            if s.capture_packages:
-                packages, requirements = _capture.packages()
-                meta["packages"] = packages
-                (files / "requirements.txt").write_text(requirements, encoding="utf-8")
-            write_json_atomic(self.dir / METADATA_JSON, meta)
+            snap = _capture.take_snapshot(flags, os.getcwd())
         except Exception as exc:
             self._on_fault("metadata capture", exc)
-        if not silenced(s.quiet):
+            snap = None
+        self._write_capture(snap)
+        if not silenced(self.settings.quiet):
             # Import the end-of-run block's code now, off the training thread: imports during
             # interpreter exit would also make CPython forget an unhandled Ctrl-C.
             from runlab.sdk._terminal import warm_up
@@ -882,6 +991,20 @@ class Run:
 
 
 _RESERVED_NAMES = frozenset({"scenario", "seed"})
+
+
+def _mkdir_in(runs: Path, path: Path) -> None:
+    """``mkdir`` a run directory, creating ``runs/`` (and the store) only when it is missing:
+    one system call for every run but a store's first. An id that a deleted run had is taken
+    (``FileExistsError``): ids are never reused."""
+    try:
+        os.mkdir(path)
+    except FileNotFoundError:
+        runs.mkdir(parents=True, exist_ok=True)
+        os.mkdir(path)
+    if os.path.lexists(os.path.join(runs.parent, TRASH_DIR, path.name)):
+        os.rmdir(path)
+        raise FileExistsError(f"run id {path.name!r} belonged to a deleted run")
 
 
 def _check_reserved(name: str, what: str) -> None:

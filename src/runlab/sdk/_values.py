@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runlab._errors import LogKeyError, LogTypeError
+from runlab.storage._layout import SYSTEM_PREFIX
 
 FAST_TYPES = frozenset({float, int, bool})
 MAX_KEY_LENGTH = 256
@@ -43,6 +44,11 @@ def check_key(key: object, reserved: bool = True) -> str:
             ) from None
     if key.startswith("/") or key.endswith("/") or "//" in key:
         raise LogKeyError(f"metric key {key!r} has an empty '/'-separated part")
+    if reserved and key.startswith(SYSTEM_PREFIX):
+        raise LogKeyError(
+            f"metric key {key!r} is reserved: keys under {SYSTEM_PREFIX!r} hold the run's "
+            "system metrics (settings.system_metrics_interval); use another prefix"
+        )
     if reserved and key in RESERVED_KEYS:
         raise LogKeyError(
             f"metric key {key!r} is reserved (history columns are "

@@ -34,6 +34,12 @@ and the run's ``param_keys`` order, sent once per run.
 
 ``KIND_EPISODE`` payload: ``index u32`` then a ``KIND_HISTORY`` payload holding one finished
 episode's own metric history (written when the episode ends).
+
+Lineage events (see ``runlab.storage._chain``): a log that continues another one starts with
+``{"type": "base", "run": <parent id>, "step": N, "gen": g}`` (a fork: the parent's points up
+to step N come first; ``g`` counts the parent's rewinds at fork time) or ``{"type": "base", "log": "archive/history-<k>.rlog", "step": N}`` (a rewound
+run: its archived log up to step N), as its first frame. A resumed run whose config changed
+appends ``{"type": "config_change", "changed": {key: new}, "previous": {key: old}, "at_step": N}``.
 """
 
 from __future__ import annotations
@@ -361,6 +367,43 @@ def decode_history(payload: memoryview, wanted: frozenset[str] | None = None) ->
             keys[name] = KeyColumn(chr(dtype), rows, values, bool(key_flags & _VALUES_ZLIB))
         pos += index_len + values_len
     return HistoryBlock(n, flags, steps_raw, ts_z, keys, tuple(names))
+
+
+def decode_steps(payload: memoryview) -> tuple[int, int, bytes, list[tuple[str, bytes | None]]]:
+    """A history payload's row count, flags, raw steps and each key's row index (``None``
+    when the key is in every row), without touching any values: for resuming a run."""
+    n, flags, steps_len, ts_len, n_keys = _HIST.unpack_from(payload, 0)
+    pos = _HIST.size
+    steps_raw = bytes(payload[pos : pos + steps_len])
+    pos += steps_len + ts_len
+    keys: list[tuple[str, bytes | None]] = []
+    for _ in range(n_keys):
+        (name_len,) = _KEY_HEAD.unpack_from(payload, pos)
+        pos += _KEY_HEAD.size
+        name = bytes(payload[pos : pos + name_len]).decode("utf-8")
+        pos += name_len
+        _dtype, _flags, index_len, values_len = _KEY_TAIL.unpack_from(payload, pos)
+        pos += _KEY_TAIL.size
+        keys.append((name, bytes(payload[pos : pos + index_len]) if index_len else None))
+        pos += index_len + values_len
+    return n, flags, steps_raw, keys
+
+
+def steps_of(n_rows: int, flags: int, steps_raw: bytes) -> Any:
+    """A block's steps as an int64 NumPy array, from :func:`decode_steps`' fields."""
+    import numpy as np
+
+    if flags & _STEPS_RANGE:
+        first = int(np.frombuffer(steps_raw, dtype="<i8")[0])
+        return np.arange(first, first + n_rows, dtype=np.int64)
+    return np.frombuffer(zlib.decompress(steps_raw), dtype="<i8")
+
+
+def first_step_range(flags: int, steps_raw: bytes) -> int | None:
+    """The first step of a block whose steps are consecutive, else ``None`` (no NumPy)."""
+    if flags & _STEPS_RANGE:
+        return int(struct.unpack("<q", steps_raw)[0])
+    return None
 
 
 def block_steps(block: HistoryBlock) -> Any:

@@ -11,6 +11,10 @@ A store is a directory (``./runlab`` by default)::
         files/                  output.log, diff.patch, requirements.txt, run.save() copies
         artifacts/              scenario.yaml, seed.json, code/<key> (log_code),
                                 episodes/<index>/code/<key>
+        archive/history-<k>.rlog  the log as it was before the run's k-th rewind
+      runs/.resumed/<run_id>    empty marker: the run was resumed (readers re-check it)
+      runs/.auto/<key>          the run id last started with ``resume="auto"`` from one
+                                script and working directory (``key`` hashes both)
 
 ``run.json`` is only ever replaced whole (write to a temporary file, then ``os.replace``), so a
 reader sees the old or the new version, never a mix. Only the run's own process writes inside
@@ -21,9 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +38,25 @@ METADATA_JSON = "metadata.json"
 HISTORY_FILE = "history.rlog"
 FILES_DIR = "files"
 ARTIFACTS_DIR = "artifacts"
+SYSTEM_PREFIX = "system/"
+"""History keys the system-metrics sampler writes (on their own step axis); users may not log
+them."""
+TRASH_DIR = "trash"
+"""Deleted runs (and tombstones of purged ones), beside ``runs/``; see ``_trash``."""
 OUTPUT_LOG = "output.log"
+ARCHIVE_DIR = "archive"
+"""Logs set aside by rewinds (``history-<k>.rlog``), still readable."""
+RESUMED_DIR = ".resumed"
+"""Under ``runs/``: one empty file per resumed run, so readers re-check runs they hold as ended."""
+AUTO_DIR = ".auto"
+"""Under ``runs/``: pointers from (script, working directory) to the run ``resume="auto"`` may
+resume."""
 SCENARIO_FILE = "scenario.yaml"
 """The scenario as YAML, under ``artifacts/``."""
 SEED_FILE = "seed.json"
 """``{"seed": int}``, under ``artifacts/``."""
 FORMAT_VERSION = 1
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,11 +124,31 @@ def run_dir(root: str | os.PathLike[str], run_id: str) -> Path:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace ``path`` with ``data`` as JSON so readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # dumps + write uses the C encoder; dump(fp) streams through the Python one.
+    text = json.dumps(data, separators=(",", ":"), default=json_default)
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+_tmp_names = itertools.count()
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` so readers never see a partial file.
+
+    The temporary file's name is unique to this process (pid and a counter), so no random
+    name has to be drawn and retried: only this process writes inside its run directory.
+    """
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.{next(_tmp_names)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            # dumps + write uses the C encoder; dump(fp) streams through the Python one.
-            f.write(json.dumps(data, separators=(",", ":"), default=_json_default))
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -124,7 +161,8 @@ def read_json(path: Path) -> Any:
         return json.load(f)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """Encode NumPy scalars, sets, tuples and paths; anything else as its ``repr``."""
     item = getattr(obj, "item", None)
     if callable(item):
         return item()

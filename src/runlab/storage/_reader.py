@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runlab.storage._chain import Segment, chain
 from runlab.storage._format import (
     KIND_EVENT,
     KIND_HISTORY,
@@ -23,7 +24,7 @@ from runlab.storage._format import (
     decode_history,
     iter_frames,
 )
-from runlab.storage._layout import HISTORY_FILE
+from runlab.storage._layout import HISTORY_FILE, SYSTEM_PREFIX
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,18 +71,94 @@ def iter_events(run_dir: Path) -> Iterator[dict[str, Any]]:
 
 
 def history_keys(run_dir: Path) -> list[str]:
-    """Every metric key that appears in the run's history, in first-logged order."""
+    """Every metric key that appears in the run's history, in first-logged order (a fork's
+    or a rewound run's earlier logs included: see ``_chain``)."""
     seen: dict[str, None] = {}
-    for fr in iter_frames(_read_log(run_dir)):
-        if fr.kind == KIND_HISTORY:
-            seen.update(dict.fromkeys(decode_history(fr.payload, frozenset()).names))
+    for segment in chain(Path(run_dir)):
+        for fr in iter_frames(segment.buf):
+            if fr.kind == KIND_HISTORY:
+                names = decode_history(fr.payload, frozenset()).names
+                if not segment.system:
+                    names = tuple(k for k in names if not _is_system(k))
+                seen.update(dict.fromkeys(names))
     return list(seen)
 
 
 def read_series(run_dir: Path, keys: Sequence[str] | None = None) -> dict[str, KeySeries]:
-    """Read each key's history as NumPy arrays (keys in first-logged order)."""
-    payloads = (fr.payload for fr in iter_frames(_read_log(run_dir)) if fr.kind == KIND_HISTORY)
+    """Read each key's history as NumPy arrays (keys in first-logged order).
+
+    A fork's history starts with its parent's points up to the fork step, a rewound run's
+    with its archived log's points up to the rewind step (see ``_chain``).
+    """
+    segments = chain(Path(run_dir))
+    if len(segments) == 1:
+        return _own_series(segments[0].buf, keys)
+    parts = [(seg, _own_series(seg.buf, keys)) for seg in segments]
+    return _stitch(parts)
+
+
+def _own_series(buf: bytes | mmap.mmap, keys: Sequence[str] | None) -> dict[str, KeySeries]:
+    payloads = (fr.payload for fr in iter_frames(buf) if fr.kind == KIND_HISTORY)
     return series_from_payloads(payloads, keys)
+
+
+def _stitch(parts: list[tuple[Segment, dict[str, KeySeries]]]) -> dict[str, KeySeries]:
+    """Each segment's series cut at its step, concatenated per key in chain order."""
+    import numpy as np
+
+    chunks: dict[str, list[KeySeries]] = {}
+    for segment, series in parts:
+        for key, s in series.items():
+            if _is_system(key):
+                if not segment.system:
+                    continue
+            elif segment.upto is not None:
+                n = int(np.searchsorted(s.steps, segment.upto, side="right"))
+                if n < len(s.steps):
+                    s = KeySeries(key, s.steps[:n], s.timestamps[:n], s.values[:n])
+            if len(s.steps):
+                chunks.setdefault(key, []).append(s)
+    out: dict[str, KeySeries] = {}
+    for key, got in chunks.items():
+        if len(got) == 1:
+            out[key] = got[0]
+            continue
+        steps = np.concatenate([c.steps for c in got])
+        ts = np.concatenate([c.timestamps for c in got])
+        values = _concat_values([c.values for c in got])
+        if not _is_system(key):
+            steps, ts, values = _last_per_step(steps, ts, values)
+        out[key] = KeySeries(key, steps, ts, values)
+    return out
+
+
+def read_archived(
+    run_dir: Path, keys: Sequence[str] | None = None
+) -> list[tuple[int, int, dict[str, KeySeries]]]:
+    """The points rewinds set aside: for each archived log still in the run's chain, its
+    rewind step and its own points after that step, newest rewind first.
+
+    Returns:
+        ``(archive number k, rewind step, {key: series})`` per ``archive/history-<k>.rlog``.
+    """
+    import numpy as np
+
+    out: list[tuple[int, int, dict[str, KeySeries]]] = []
+    segments = chain(Path(run_dir))
+    for segment in reversed(segments[:-1]):
+        if not segment.system or segment.upto is None:
+            break  # a fork parent's log: not this run's archive
+        cut = segment.upto
+        tail: dict[str, KeySeries] = {}
+        for key, s in _own_series(segment.buf, keys).items():
+            if _is_system(key):
+                continue
+            n = int(np.searchsorted(s.steps, cut, side="right"))
+            if n < len(s.steps):
+                tail[key] = KeySeries(key, s.steps[n:], s.timestamps[n:], s.values[n:])
+        number = segment.path.stem.rpartition("-")[2]
+        out.append((int(number) if number.isdigit() else 0, cut, tail))
+    return out
 
 
 def series_from_payloads(
@@ -147,11 +224,46 @@ def read_history(run_dir: Path, keys: Sequence[str] | None = None) -> pl.DataFra
     One row per step at which anything was logged; a key not logged at a step is null there.
     ``timestamp`` is the wall-clock time (seconds since the epoch) of the last point of the step.
 
+    System metrics (``system/*`` keys) have their own step axis, the sample index: they are
+    left out unless named in ``keys`` (see :func:`read_system_metrics`). Joining them with the
+    user's keys on ``step`` means nothing; join on ``timestamp`` instead.
+
     Args:
         run_dir: the run's directory.
-        keys: only these keys (all when None). Keys never logged give all-null columns.
+        keys: only these keys (all but ``system/*`` when None). Keys never logged give
+            all-null columns.
     """
+    if keys is None:
+        series = read_series(run_dir)
+        return history_frame({k: v for k, v in series.items() if not _is_system(k)})
     return history_frame(read_series(run_dir, keys), keys)
+
+
+def archived_history(run_dir: Path, keys: Sequence[str] | None = None) -> pl.DataFrame:
+    """The points rewinds set aside (see :func:`read_archived`) as one frame: ``archive``,
+    ``step``, ``timestamp`` and one column per key."""
+    import polars as pl
+
+    frames = []
+    for number, _cut, series in read_archived(run_dir, keys):
+        frame = history_frame(series, keys)
+        frames.append(frame.select(pl.lit(number, dtype=pl.Int64).alias("archive"), pl.all()))
+    if not frames:
+        empty = history_frame({}, keys or [])
+        return empty.select(pl.lit(None, dtype=pl.Int64).alias("archive"), pl.all()).clear()
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def read_system_metrics(run_dir: Path, keys: Sequence[str] | None = None) -> pl.DataFrame:
+    """The run's system metrics as a frame: ``step`` (the sample index), ``timestamp`` and one
+    column per ``system/*`` key (all of them when ``keys`` is None)."""
+    if keys is None:
+        keys = [k for k in history_keys(run_dir) if _is_system(k)]
+    return history_frame(read_series(run_dir, keys), keys)
+
+
+def _is_system(key: str) -> bool:
+    return key.startswith(SYSTEM_PREFIX)
 
 
 def history_frame(series: dict[str, KeySeries], keys: Sequence[str] | None = None) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 
 from runlab._errors import RunlabWarning, StorageError
 from runlab.storage._catalog import MIN_PREFIX, Catalog, ProjectInfo
-from runlab.storage._layout import RunRecord, _json_default
+from runlab.storage._layout import RunRecord, json_default
 
 SCHEMA_VERSION = 1
 """Bump on any change to the tables below: older catalogs are then rebuilt, not migrated."""
@@ -388,7 +388,7 @@ def _newest_first(query: sa.Select[Any]) -> sa.Select[Any]:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=_json_default)
+    return json.dumps(value, separators=(",", ":"), default=json_default)
 
 
 def _to_row(record: RunRecord, signature: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Run processes never touch the catalog. Whoever reads (the query API, the CLI, the server) calls
 :meth:`RunStore.sync` first: it lists ``runs/`` and re-reads only the ``run.json`` files that are
 new or whose signature (inode, mtime, size) changed since they were indexed. Runs the catalog
-already holds in a terminal state are not even stat'ed, so a sync over thousands of finished runs
-costs one directory listing and one catalog query.
+already holds in a terminal state are not even stat'ed (unless a ``runs/.resumed/<id>`` marker
+says the run was resumed), so a sync over thousands of finished runs costs two directory
+listings and one catalog query.
 
 Readers may sync the same catalog from many processes at once. If the catalog still fails (a lock
 that outlasts every retry, a full disk), the store warns and carries on with an in-memory catalog
@@ -16,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
@@ -28,10 +27,25 @@ from typing import Any, TypeVar
 from runlab._errors import InvalidRunId, RunlabWarning, RunNotFound, StorageError
 from runlab._status import RunStatus
 from runlab.storage._catalog import Catalog, ProjectInfo
-from runlab.storage._layout import CATALOG_FILE, RUN_JSON, RunRecord, read_json, runs_dir
+from runlab.storage._layout import (
+    CATALOG_FILE,
+    RESUMED_DIR,
+    RUN_JSON,
+    RunRecord,
+    read_json,
+    runs_dir,
+    write_json_atomic,
+)
 
 SYNC_INTERVAL = 0.5
 """Seconds during which a store object answers from its catalog without syncing again."""
+
+EDITS_JSON = "edits.json"
+"""Edits made by users (tags, notes, project) beside ``run.json``, merged over it on load.
+
+The run's own process keeps rewriting ``run.json`` while it runs (one writer per run), so
+edits from the UI or the API live in this file, which only editors write."""
+EDITABLE = ("tags", "notes", "project")
 
 TERMINAL = frozenset(status.value for status in RunStatus if status.is_terminal)
 
@@ -116,8 +130,9 @@ class RunStore:
         """Bring the catalog up to date with the run directories.
 
         Args:
-            full: also stat runs the catalog holds as finished/failed/killed/canceled (a run
-                resumed after it ended is only noticed this way, or by :meth:`reindex`).
+            full: also stat runs the catalog holds as finished/failed/killed/canceled. (A run
+                resumed after it ended is noticed anyway: it leaves a ``runs/.resumed/<id>``
+                marker, and marked runs are always re-checked.)
             force: sync even if this store synced less than :data:`SYNC_INTERVAL` ago.
 
         Returns:
@@ -232,32 +247,123 @@ class RunStore:
         except (OSError, ValueError, TypeError) as exc:
             raise StorageError(f"cannot read {path}: {exc}") from exc
 
+    # -- editing ---------------------------------------------------------------------------------
+
+    def edit(
+        self,
+        run_id: str,
+        *,
+        tags: Iterable[str] | None = None,
+        notes: str | None = None,
+        project: str | None = None,
+    ) -> RunRecord:
+        """Change a run's tags, notes or project, without racing the run's own process.
+
+        The edit goes to ``edits.json`` (merged over ``run.json`` wherever a record is
+        loaded), the catalog row is replaced, and ``runs/`` is touched so that other
+        readers' throttled syncs look again. Arguments left ``None`` keep their value.
+
+        Returns:
+            The record as readers now see it.
+
+        Raises:
+            RunNotFound: there is no such run directory.
+            InvalidRunId: ``run_id`` is not a plain directory name.
+            StorageError: the edit could not be written, or ``run.json`` cannot be read.
+
+        Example:
+            >>> import tempfile
+            >>> from runlab.storage.testing import make_record, write_run
+            >>> store = RunStore(tempfile.mkdtemp())
+            >>> write_run(store.root, make_record("abc123"))
+            >>> store.edit("abc123", tags=["best"]).tags
+            ('best',)
+        """
+        directory = self.run_dir(run_id)
+        if not directory.is_dir():
+            raise RunNotFound(f"no run {run_id!r} in {self.root}")
+        changes: dict[str, Any] = {}
+        if tags is not None:
+            changes["tags"] = list(dict.fromkeys(tags))
+        if notes is not None:
+            changes["notes"] = notes
+        if project is not None:
+            changes["project"] = project
+        with self._lock:
+            path = directory / EDITS_JSON
+            try:
+                edits = _read_edits(path)
+                edits.update(changes)
+                write_json_atomic(path, edits)
+            except (OSError, ValueError) as exc:
+                raise StorageError(f"cannot write {path}: {exc}") from exc
+            record = self.read_record(run_id)
+            with contextlib.suppress(OSError):
+                signature = _signature(directory / RUN_JSON)
+                self._ask(lambda catalog: catalog.upsert([(record, signature)]))
+                os.utime(self.runs_dir)
+            return record
+
     # -- deleting --------------------------------------------------------------------------------
 
-    def delete(self, ids: Iterable[str]) -> None:
-        """Remove these runs' directories and catalog rows.
+    def delete(self, ids: Iterable[str], *, force: bool = False) -> None:
+        """Soft-delete runs: move them to the trash (see :mod:`runlab.storage._trash`).
 
-        Every id is checked before anything is deleted. Each directory is first renamed to a
-        hidden name, so readers never see a half-deleted run.
+        They vanish from listings at once, can be brought back with :meth:`restore` until
+        :meth:`gc` purges them, and their ids are never given to another run. Every id is
+        checked before anything is moved.
+
+        Args:
+            force: delete runs that are still running too (their process then fails to update
+                ``run.json`` and reports it once); by default that is an error.
 
         Raises:
             RunNotFound: an id has no run directory (nothing is deleted then).
-            StorageError: a directory could not be removed.
+            RunActiveError: a run is still running (its heartbeat is fresh), without ``force``.
+            StorageError: a directory could not be moved.
         """
+        from runlab._errors import RunActiveError
+        from runlab._status import derive_status
+        from runlab.storage._trash import move_to_trash
+
         ids = list(dict.fromkeys(ids))
         missing = [run_id for run_id in ids if not self.run_dir(run_id).is_dir()]
         if missing:
             raise RunNotFound(f"no run {', '.join(map(repr, missing))} in {self.root}")
-        for run_id in ids:
-            trash = self.runs_dir / f".deleting-{run_id}-{uuid.uuid4().hex[:8]}"
-            try:
-                os.rename(self.runs_dir / run_id, trash)
-            except OSError as exc:
-                raise StorageError(f"cannot delete run {run_id!r} in {self.root}: {exc}") from exc
-            shutil.rmtree(trash, ignore_errors=True)
+        if not force:
+            for run_id in ids:
+                with contextlib.suppress(StorageError):
+                    r = self.read_record(run_id)
+                    status = derive_status(r.status, r.heartbeat_at, r.heartbeat_interval)
+                    if status is RunStatus.RUNNING:
+                        raise RunActiveError(
+                            f"run {run_id!r} is still running (heartbeat "
+                            f"{time.time() - (r.heartbeat_at or r.created_at):.0f} s ago); "
+                            "stop it first, or delete with force"
+                        )
+        move_to_trash(self.root, ids)
         # The directories are gone, so a failure here only delays the rows until the next sync.
         with contextlib.suppress(StorageError):
             self._ask(lambda catalog: catalog.remove(ids))
+
+    def restore(self, ids: Iterable[str]) -> None:
+        """Bring soft-deleted runs back (see :func:`runlab.storage._trash.restore`)."""
+        from runlab.storage._trash import restore
+
+        restore(self.root, ids)
+        self.sync(force=True)
+
+    def deleted(self) -> list[Any]:
+        """The runs in the trash (:class:`~runlab.storage._trash.DeletedRun`), newest first."""
+        from runlab.storage._trash import deleted_runs
+
+        return deleted_runs(self.root)
+
+    def gc(self, *, older_than: float = 0.0, ids: Iterable[str] | None = None) -> list[str]:
+        """Purge deleted runs for good; see :func:`runlab.storage._trash.purge`."""
+        from runlab.storage._trash import purge
+
+        return purge(self.root, older_than=older_than, ids=ids)
 
 
 class _ListingFailed(StorageError):
@@ -288,9 +394,10 @@ def _index(catalog: Catalog, directory: Path, *, full: bool) -> SyncReport:
     gone = [run_id for run_id in known if run_id not in present]
     changed: list[tuple[RunRecord, str]] = []
     unreadable: list[str] = []
+    resumed = _resumed_ids(directory)  # ended runs that may have been resumed since
     for run_id in ids:
         seen = known.get(run_id)
-        if seen is not None and not full and seen[1] in TERMINAL:
+        if seen is not None and not full and seen[1] in TERMINAL and run_id not in resumed:
             continue
         path = directory / run_id / RUN_JSON
         try:
@@ -307,10 +414,36 @@ def _index(catalog: Catalog, directory: Path, *, full: bool) -> SyncReport:
     return SyncReport(len(changed), len(gone), tuple(unreadable))
 
 
+def _resumed_ids(directory: Path) -> frozenset[str]:
+    """Ids with a ``runs/.resumed/<id>`` marker: one listing, of a directory that is usually
+    absent (a resumed run leaves the marker, see ``runlab.sdk._resume``)."""
+    try:
+        with os.scandir(directory / RESUMED_DIR) as entries:
+            return frozenset(e.name for e in entries)
+    except OSError:
+        return frozenset()
+
+
 def _signature(path: Path) -> str:
     st = os.stat(path)
     # The inode changes on every atomic replace, even within one mtime tick.
-    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+    signature = f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+    try:
+        ed = os.stat(path.parent / EDITS_JSON)
+    except FileNotFoundError:
+        return signature
+    return f"{signature}+{ed.st_ino}:{ed.st_mtime_ns}:{ed.st_size}"
+
+
+def _read_edits(path: Path) -> dict[str, Any]:
+    """The user edits of a run (``{}`` without ``edits.json``); only known fields are kept."""
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} does not hold a JSON object")
+    return {k: v for k, v in data.items() if k in EDITABLE}
 
 
 def _load_record(path: Path, run_id: str) -> RunRecord:
@@ -318,7 +451,8 @@ def _load_record(path: Path, run_id: str) -> RunRecord:
     data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError("run.json does not hold a JSON object")
-    record = RunRecord.from_json(data)
+    edits = _read_edits(path.parent / EDITS_JSON)
+    record = RunRecord.from_json({**data, **edits} if edits else data)
     _check_types(record)
     changes: dict[str, Any] = {}
     status = RunStatus(record.status).value  # accepts aliases; unknown names raise ValueError

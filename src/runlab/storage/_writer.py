@@ -1,8 +1,12 @@
-"""The one writer of a run's ``history.rlog``: a background thread that batches and flushes.
+"""The one writer of a run's ``history.rlog``, serviced by the process's writer thread.
 
-The caller's thread only appends ``(step, time, {key: scalar})`` tuples to a deque; this
-thread drains it at least every ``flush_interval`` seconds, encodes the batch column-wise and
-appends one checksummed frame. Storage faults never reach the caller: they are reported once
+The caller's thread only appends ``(step, time, {key: scalar})`` tuples to a deque; the
+writer thread drains it at least every ``flush_interval`` seconds, encodes the batch
+column-wise and appends one checksummed frame. One thread (the :class:`_Pump`) services every
+open run of a process, each on its own cadence: runs of a sweep start and end by the
+thousand, and a thread started and joined per run would cost more than the run itself.
+
+Storage faults never reach the caller: they are reported once
 through ``on_fault`` and the unwritten frames are kept (up to ``max_pending_bytes``) and
 retried on every flush.
 """
@@ -39,7 +43,7 @@ FaultHook = Callable[[str, BaseException], None]
 
 
 class HistoryWriter:
-    """Appends frames to one run log from a daemon thread.
+    """Appends frames to one run log from the process's writer thread.
 
     ``write_through()`` flushes in the caller's thread instead (the run calls it after every
     ``log()`` in write-through mode); ``flush()`` and ``wait_for_room()`` wait for the thread.
@@ -77,6 +81,7 @@ class HistoryWriter:
         self._on_fault = on_fault
         self._max_pending = max_pending_bytes
         self._events: deque[bytes | dict[str, Any]] = deque()
+        self._aside: deque[Record] = deque()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._file: Any = None
@@ -85,22 +90,41 @@ class HistoryWriter:
         self._cond = threading.Condition()
         self._started = 0
         self._done = 0
-        self._wake = threading.Event()
+        self._period = flush_interval / 2
+        self._deadline = 0.0
+        self._wanted = False
+        self._registered = False
         self._closing = False
-        self._thread = threading.Thread(target=self._loop, name="runlab-writer", daemon=True)
+        self._closed = False
 
     # -- caller side -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        """Hand the writer to the process's writer thread."""
+        self._registered = True
+        _pump().add(self)
 
     def submit_event(self, event: dict[str, Any]) -> None:
         """Queue a JSON event (encoded on the writer thread; do not mutate it afterwards)."""
         self._events.append(event)
 
+    def submit_aside(self, record: Record) -> None:
+        """Queue a record on a step axis of its own (system metrics' sample index).
+
+        Written in frames of its own with the next flush; never passed to ``on_batch`` nor
+        counted in ``key_last_step``, so it moves neither the summaries nor the step order.
+        """
+        self._aside.append(record)
+
     def submit_frame(self, kind: int, payload: bytes) -> None:
         """Queue an already encoded payload to be written with the next flush."""
         self._events.append(frame(kind, payload))
+
+    def wake(self) -> None:
+        """Ask the writer thread to flush and tick soon, without waiting."""
+        self._wanted = True
+        if self._registered:
+            _pump().wake()
 
     def wait_for_room(self) -> None:
         """Block until the writer has drained the queue (the caller found it over capacity)."""
@@ -108,12 +132,14 @@ class HistoryWriter:
 
     def flush(self, wait: bool = True, timeout: float | None = 30.0) -> None:
         """Write everything queued so far; with ``wait``, return once it is written."""
-        if not self._thread.is_alive():
+        pump = _pump()
+        if not self._registered or not pump.alive() or pump.is_current():
             self._flush_once()
             return
         with self._cond:
             ticket = self._started + 1
-            self._wake.set()
+            self._wanted = True
+            pump.wake()
             if wait:
                 self._cond.wait_for(lambda: self._done >= ticket, timeout)
 
@@ -122,16 +148,19 @@ class HistoryWriter:
         self._flush_once()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush everything (and fsync, with ``fsync=True``), stop the thread, close the file."""
+        """Flush everything (and fsync, with ``fsync=True``), leave the writer thread, close
+        the file. ``timeout`` is kept for callers; the final flush runs in the caller's thread."""
         self._closing = True
-        self._wake.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-        self._flush_once()
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
+        if self._registered:
+            _pump().remove(self)
+            self._registered = False
+        with self._flush_lock:  # waits for a flush or tick the writer thread is in
+            self._flush_once()
+            self._closed = True
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                self._file = None
 
     @property
     def faulted(self) -> bool:
@@ -139,18 +168,13 @@ class HistoryWriter:
 
     # -- writer thread -------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        # Drain on a fixed cadence of half the flush interval (not "interval after the last
-        # flush ended"): a point waits at most half an interval to be drained, leaving the
-        # other half for encoding and writing while the training loop competes for the GIL.
-        period = self._flush_interval / 2
-        deadline = time.monotonic() + period
-        while not self._closing:
-            self._wake.wait(max(0.0, deadline - time.monotonic()))
-            self._wake.clear()
-            deadline = max(deadline + period, time.monotonic())
+    def _service(self) -> None:
+        """One turn of the writer thread: flush, then the tick (heartbeat, run.json)."""
+        with self._flush_lock:
+            if self._closed:
+                return
             self._flush_once()
-            if self._on_tick is not None:
+            if self._on_tick is not None and not self._closing:
                 try:
                     self._on_tick()
                 except Exception as exc:  # a tick must never kill the writer
@@ -200,6 +224,12 @@ class HistoryWriter:
                     self._on_batch(chunk, cols)
                 except Exception as exc:
                     self._fault("summary", exc)
+        if self._aside:
+            aside = [self._aside.popleft() for _ in range(len(self._aside))]
+            try:
+                frames.append(frame(KIND_HISTORY, encode_history(aside, transpose(aside))))
+            except Exception as exc:
+                self._fault("encode", exc)
         while self._events:
             item = self._events.popleft()
             frames.append(
@@ -260,3 +290,80 @@ class HistoryWriter:
         if self._on_fault is not None:
             with contextlib.suppress(Exception):
                 self._on_fault(kind, exc)
+
+
+class _Pump:
+    """The writer thread of a process: services every open :class:`HistoryWriter`.
+
+    Each writer is drained on a fixed cadence of half its flush interval (not "interval after
+    the last flush ended"): a point waits at most half an interval to be drained, leaving the
+    other half for encoding and writing while the training loop competes for the GIL. With no
+    writer open, the thread sleeps until one is added.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._writers: list[HistoryWriter] = []
+        self._event = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, writer: HistoryWriter) -> None:
+        writer._deadline = time.monotonic() + writer._period
+        with self._lock:
+            self._writers.append(writer)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="runlab-writer", daemon=True
+                )
+                self._thread.start()
+        self._event.set()
+
+    def remove(self, writer: HistoryWriter) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._writers.remove(writer)
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                writers = list(self._writers)
+            if not writers:
+                self._event.wait()
+                self._event.clear()
+                continue
+            now = time.monotonic()
+            for writer in writers:
+                if writer._wanted or now >= writer._deadline:
+                    writer._wanted = False
+                    writer._deadline = max(writer._deadline + writer._period, now)
+                    try:
+                        writer._service()
+                    except Exception as exc:  # one run's trouble must not stop the others
+                        writer._fault("writer", exc)
+            soonest = min(w._deadline for w in writers)
+            self._event.wait(max(0.0, soonest - time.monotonic()))
+            self._event.clear()
+
+
+_pumps: list[_Pump] = []
+_pumps_lock = threading.Lock()
+
+
+def _pump() -> _Pump:
+    """This process's pump (a forked child gets its own: the parent's thread is not there)."""
+    if _pumps and _pumps[0].pid == os.getpid():
+        return _pumps[0]
+    with _pumps_lock:
+        if not _pumps or _pumps[0].pid != os.getpid():
+            _pumps[:] = [_Pump()]
+        return _pumps[0]

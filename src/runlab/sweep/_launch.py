@@ -28,6 +28,7 @@ from runlab._errors import ExperimentError
 from runlab._settings import Settings
 from runlab.sweep._grid import ExperimentGrid as _BaseGrid
 from runlab.sweep._grid import setup_logger_kwargs
+from runlab.sweep._zygote import ZygotePool, fork_available
 
 if TYPE_CHECKING:
     from runlab.query import RunCollection
@@ -62,36 +63,51 @@ class Outcome:
     seconds: float
 
 
-def launch(job: Launch) -> Outcome:
-    """Run one prepared experiment in a fresh subprocess and wait for it (executor-safe)."""
+def launch(job: Launch, zygotes: ZygotePool | None = None) -> Outcome:
+    """Run one prepared experiment in a fresh process and wait for it (executor-safe).
+
+    With ``zygotes`` (a local launcher's), the process is forked from a pre-started zygote
+    instead of starting an interpreter (see :mod:`runlab.sweep._zygote`); MPI launches always
+    start ``mpirun``.
+    """
     start = time.perf_counter()
+    env = _child_env(job)
+    with tempfile.TemporaryDirectory(prefix="runlab-launch-") as tmp:
+        payload = Path(tmp) / "payload.pkl"
+        payload.write_bytes(job.payload)
+        stderr_path = Path(tmp) / "stderr.txt"
+        if zygotes is not None and not job.prefix:
+            code = zygotes.run(str(payload), env, job.quiet, str(stderr_path))
+        else:
+            command = [*job.prefix, sys.executable, "-m", "runlab.sweep._child", str(payload)]
+            with open(stderr_path, "wb") as stderr:
+                code = subprocess.call(
+                    command,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL if job.quiet else None,
+                    stderr=stderr if job.quiet else None,
+                )
+        result = payload.with_name(payload.name + ".result.json")
+        if result.exists():
+            outcome = json.loads(result.read_text(encoding="utf-8"))
+            ok, text = bool(outcome["ok"]), outcome["traceback"]
+        else:
+            tail = ""
+            if stderr_path.exists():
+                tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-_STDERR_TAIL:]
+            ok, text = False, f"the child process exited with code {code} before reporting\n{tail}"
+    return Outcome(job.name, job.run_id, ok, text, time.perf_counter() - start)
+
+
+def _child_env(job: Launch) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
     env["PYTHONPATH"] = job.pythonpath
     if job.prefix:
         # one BLAS thread per MPI rank, as MPI launchers expect
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("MKL_NUM_THREADS", "1")
-    with tempfile.TemporaryDirectory(prefix="runlab-launch-") as tmp:
-        payload = Path(tmp) / "payload.pkl"
-        payload.write_bytes(job.payload)
-        stderr_path = Path(tmp) / "stderr.txt"
-        command = [*job.prefix, sys.executable, "-m", "runlab.sweep._child", str(payload)]
-        with open(stderr_path, "wb") as stderr:
-            code = subprocess.call(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL if job.quiet else None,
-                stderr=stderr if job.quiet else None,
-            )
-        result = payload.with_name(payload.name + ".result.json")
-        if result.exists():
-            outcome = json.loads(result.read_text(encoding="utf-8"))
-            ok, text = bool(outcome["ok"]), outcome["traceback"]
-        else:
-            tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-_STDERR_TAIL:]
-            ok, text = False, f"the child process exited with code {code} before reporting\n{tail}"
-    return Outcome(job.name, job.run_id, ok, text, time.perf_counter() - start)
+    return env
 
 
 def prepare(
@@ -234,13 +250,18 @@ def run_grid(
     own = executor is None
     pool: Executor = ThreadPoolExecutor(parallel) if executor is None else executor
     limit = parallel if own or parallel > 1 else len(jobs)
+    # Locally, variants fork from zygotes that imported runlab once; a remote executor's
+    # workers start their own processes.
+    zygotes = ZygotePool(_child_env(jobs[0])) if own and jobs and fork_available() else None
     outcomes: dict[int, Outcome] = {}
     try:
         with Progress(len(jobs)) as progress:
-            outcomes = _schedule(jobs, pool, limit, fail_fast, progress)
+            outcomes = _schedule(jobs, pool, limit, fail_fast, progress, zygotes)
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+        if zygotes is not None:
+            zygotes.close()
     collection = _collect(jobs, outcomes)
     print_summary(jobs, outcomes, collection)
     failed = [outcomes[i] for i in sorted(outcomes) if not outcomes[i].ok]
@@ -280,7 +301,12 @@ def _grid_job(
 
 
 def _schedule(
-    jobs: list[Launch], pool: Executor, limit: int, fail_fast: bool, progress: Any
+    jobs: list[Launch],
+    pool: Executor,
+    limit: int,
+    fail_fast: bool,
+    progress: Any,
+    zygotes: ZygotePool | None = None,
 ) -> dict[int, Outcome]:
     """Launch ``jobs`` with at most ``limit`` in flight; on a failure with ``fail_fast``, stop."""
     outcomes: dict[int, Outcome] = {}
@@ -292,7 +318,12 @@ def _schedule(
             index = next(queue, None)
             if index is None:
                 break
-            pending[pool.submit(launch, jobs[index])] = index
+            future = (
+                pool.submit(launch, jobs[index])
+                if zygotes is None
+                else pool.submit(launch, jobs[index], zygotes)
+            )
+            pending[future] = index
         progress.update(outcomes.values(), len(pending))
         if not pending:
             return outcomes

@@ -14,6 +14,7 @@ alone; Optuna trials come from a seeded TPE sampler told each trial's metric.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import math
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from runlab._settings import Settings
     from runlab.query._collection import RunCollection
     from runlab.scenario import Scenario
+    from runlab.storage._layout import RunRecord
 
 Method = Literal["grid", "random", "optuna"]
 Goal = Literal["minimize", "maximize"]
@@ -63,6 +65,8 @@ class TrialOutcome:
     run_id: str
     value: float | None = None
     error: str | None = None
+    record: RunRecord | None = None
+    """The run's record as it ended (spares reading every run back from disk)."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,7 @@ def sweep(
         source = _FixedSource(trials(space, group, method, n, seed))
     outcomes = _drive(job, source, parallel, executor)
     _warn_failures(group, outcomes)
-    return _collection([o.run_id for o in outcomes], job.dir)
+    return _collection(outcomes, job.dir)
 
 
 # -- trials ------------------------------------------------------------------------------------
@@ -277,7 +281,7 @@ def run_trial(job: _Job) -> TrialOutcome:
         group=job.group,
         config=trial.params,
         dir=job.dir,
-        settings={**_TRIAL_SETTINGS, **job.settings},
+        settings=_trial_settings(job),
     )
     value: float | None = None
     try:
@@ -292,8 +296,30 @@ def run_trial(job: _Job) -> TrialOutcome:
                 if job.metric is not None and _is_number(result.get(job.metric)):
                     value = float(result[job.metric])
     except Exception as exc:  # the trial failed; its run says so and the sweep goes on
-        return TrialOutcome(trial, run.id, None, f"{type(exc).__name__}: {exc}")
-    return TrialOutcome(trial, run.id, value)
+        return TrialOutcome(trial, run.id, None, f"{type(exc).__name__}: {exc}", run._record())
+    return TrialOutcome(trial, run.id, value, None, run._record())
+
+
+_resolved: dict[tuple[Any, ...], Settings] = {}
+
+
+def _trial_settings(job: _Job) -> Settings:
+    """The trials' settings, resolved (environment included) once per process and sweep."""
+    from runlab._settings import Settings
+
+    merged = {**_TRIAL_SETTINGS, **job.settings}
+    try:
+        key: tuple[Any, ...] | None = (os.getpid(), job.dir, tuple(sorted(merged.items())))
+        hit = _resolved.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable setting value
+        key, hit = None, None
+    if hit is None:
+        hit = Settings.resolve(merged, dir=job.dir)
+        if key is not None:
+            if len(_resolved) > 32:
+                _resolved.clear()
+            _resolved[key] = hit
+    return hit
 
 
 def _call(fn: Callable[..., Any], params: dict[str, Any]) -> Any:
@@ -301,6 +327,18 @@ def _call(fn: Callable[..., Any], params: dict[str, Any]) -> Any:
 
 
 def _takes_params(fn: Callable[..., Any]) -> bool:
+    try:
+        return _takes_params_cached(fn)
+    except TypeError:  # an unhashable callable
+        return _inspect_takes_params(fn)
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_params_cached(fn: Callable[..., Any]) -> bool:
+    return _inspect_takes_params(fn)
+
+
+def _inspect_takes_params(fn: Callable[..., Any]) -> bool:
     try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -340,13 +378,15 @@ def _warn_failures(group: str, outcomes: list[TrialOutcome]) -> None:
     warnings.warn(message, RunlabWarning, stacklevel=3)
 
 
-def _collection(run_ids: list[str], dir: str | None) -> RunCollection:
+def _collection(outcomes: list[TrialOutcome], dir: str | None) -> RunCollection:
     from runlab.query._api import RunView
     from runlab.query._collection import RunCollection
     from runlab.query._load import _open_store
 
     store = _open_store(dir)
-    return RunCollection(RunView(store.read_record(i), store.run_dir(i)) for i in run_ids)
+    return RunCollection(
+        RunView(o.record or store.read_record(o.run_id), store.run_dir(o.run_id)) for o in outcomes
+    )
 
 
 # -- Optuna ------------------------------------------------------------------------------------

@@ -1,0 +1,415 @@
+"""Metric series for charts: one key decoded lean, cached, and M4-downsampled per request.
+
+:func:`runlab.storage._reader.read_series` keeps every block's arrays and then concatenates
+them, which doubles a 10 M-point key in memory. Here one key is decoded in two passes over the
+memory-mapped log: the first counts the key's points, the second fills arrays allocated once.
+Steps that run without gaps (the common case) are not stored at all, only their first value.
+Decoded series stay in a small LRU cache, bounded in bytes and keyed by the log's identity,
+so zooming and refreshing a chart cost only the bucketing; a log that grew since is decoded
+from where the cached series ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import mmap
+import os
+import threading
+import warnings
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runlab.storage._format import (
+    FILE_HEADER,
+    FRAME_HEADER_SIZE,
+    KIND_HISTORY,
+    block_micros,
+    block_steps,
+    decode_history,
+    iter_frames,
+)
+from runlab.storage._layout import HISTORY_FILE
+
+_DTYPES = {"d": "<f8", "q": "<i8", "?": "?"}
+CACHE_BYTES = 256 * 2**20
+"""Default byte budget of the decoded-series cache."""
+
+
+@dataclass
+class Series:
+    """One key's points, in step order: steps, values and (when asked for) wall times."""
+
+    key: str
+    first_step: int | None
+    """When not None the steps are ``first_step, first_step + 1, ...`` and ``steps`` is None."""
+    steps: np.ndarray[Any, Any] | None
+    values: np.ndarray[Any, Any]
+    times: np.ndarray[Any, Any] | None
+    end: int
+    """Offset in the log just past the last frame read."""
+    identity: tuple[int, int]
+    """Device and inode of the log that was read."""
+    _has_nan: bool | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.steps, self.values, self.times)
+        return sum(a.nbytes for a in arrays if a is not None) + 200
+
+    def step_slice(self, start: int, stop: int) -> np.ndarray[Any, Any]:
+        if self.steps is not None:
+            return self.steps[start:stop]
+        assert self.first_step is not None
+        return np.arange(self.first_step + start, self.first_step + stop, dtype=np.int64)
+
+    def steps_at(self, where: slice | np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The steps at these positions (a slice, or sorted indices)."""
+        if self.steps is not None:
+            return self.steps[where]
+        assert self.first_step is not None
+        if isinstance(where, slice):
+            start, stop, _ = where.indices(self.size)
+            return np.arange(self.first_step + start, self.first_step + max(start, stop))
+        return where.astype(np.int64) + self.first_step
+
+    @property
+    def has_nan(self) -> bool:
+        """Whether any value is NaN (checked once per series)."""
+        if self._has_nan is None:
+            kind = self.values.dtype.kind
+            self._has_nan = kind == "f" and bool(np.isnan(self.values).any())
+        return self._has_nan
+
+    def step_index(self, step: float, side: str = "left") -> int:
+        """Where ``step`` would go in the steps (``numpy.searchsorted`` semantics)."""
+        if self.steps is not None:
+            return int(np.searchsorted(self.steps, step, side=side))  # type: ignore[call-overload]
+        assert self.first_step is not None
+        offset = step - self.first_step
+        pos = math.floor(offset) + 1 if side == "right" else math.ceil(offset)
+        return min(max(pos, 0), self.size)
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    offset: int
+    """Where the block's payload starts in the log."""
+    length: int
+    count: int
+    first: int
+    last: int
+    gapless: bool
+    dtype: str
+
+
+def _map(f: Any) -> tuple[Any, tuple[int, int]]:
+    """The open log memory-mapped (bytes for an empty file or a filesystem without mmap), and
+    its device and inode."""
+    st = os.fstat(f.fileno())
+    try:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), (st.st_dev, st.st_ino)
+    except (ValueError, OSError):
+        return f.read(), (st.st_dev, st.st_ino)
+
+
+def _unmap(buf: Any) -> None:
+    if isinstance(buf, mmap.mmap):
+        with contextlib.suppress(BufferError):  # a view still alive: the GC unmaps it later
+            buf.close()
+
+
+_DROP_EVERY = 16 * 2**20
+
+
+def _frames(buf: Any, start: int) -> Iterator[tuple[memoryview, int]]:
+    """History payloads of the log from offset ``start`` (a frame boundary), each with where it
+    starts in the log. Pages of the mapping already read are dropped as the scan goes, so a
+    large log never sits whole in resident memory."""
+    if start <= len(FILE_HEADER):
+        view: Any = buf
+        base = 0
+    else:
+        # iter_frames wants a whole log: put the header before the part not read yet.
+        view = FILE_HEADER + bytes(memoryview(buf)[start:])
+        base = start - len(FILE_HEADER)
+    dropped = 0
+    drop = getattr(mmap, "MADV_DONTNEED", None)
+    advise = getattr(buf, "madvise", None) if view is buf and drop is not None else None
+    for fr in iter_frames(view):
+        end = fr.offset + FRAME_HEADER_SIZE + len(fr.payload)
+        if fr.kind == KIND_HISTORY:
+            yield fr.payload, base + fr.offset + FRAME_HEADER_SIZE
+        if advise is not None and end - dropped > _DROP_EVERY:
+            upto = end - end % mmap.PAGESIZE
+            with contextlib.suppress(OSError, ValueError):
+                advise(drop, dropped, upto - dropped)
+            dropped = upto
+
+
+def _scan(buf: Any, key: str, start: int) -> tuple[list[_Block], int]:
+    wanted = frozenset((key,))
+    blocks: list[_Block] = []
+    end = start
+    for payload, offset in _frames(buf, start):
+        end = offset + len(payload)
+        block = decode_history(payload, wanted)
+        col = block.keys.get(key)
+        if col is None:
+            continue
+        steps = block_steps(block)
+        gapless = col.rows is None and int(steps[-1]) - int(steps[0]) == len(steps) - 1
+        if col.rows is not None:
+            rows = np.frombuffer(zlib.decompress(col.rows), dtype="<u4")
+            steps = steps[rows]
+        if not len(steps):
+            continue
+        blocks.append(
+            _Block(
+                offset, len(payload), len(steps), int(steps[0]), int(steps[-1]), gapless, col.dtype
+            )
+        )
+    return blocks, end
+
+
+def _fill(
+    fd: int, blocks: list[_Block], key: str, dtype: Any, gapless: bool, with_times: bool
+) -> tuple[Any, Any, Any]:
+    """The second pass: each block read again on its own (``pread``), into arrays sized once."""
+    total = sum(b.count for b in blocks)
+    values = np.empty(total, dtype=dtype)
+    steps = None if gapless else np.empty(total, dtype=np.int64)
+    times = np.empty(total, dtype=np.float64) if with_times else None
+    wanted = frozenset((key,))
+    pos = 0
+    for b in blocks:
+        block = decode_history(memoryview(os.pread(fd, b.length, b.offset)), wanted)
+        col = block.keys[key]
+        raw = zlib.decompress(col.values) if col.compressed else col.values
+        values[pos : pos + b.count] = np.frombuffer(raw, dtype=_DTYPES[col.dtype])
+        rows = None
+        if col.rows is not None:
+            rows = np.frombuffer(zlib.decompress(col.rows), dtype="<u4")
+        if steps is not None:
+            block_s = block_steps(block)
+            steps[pos : pos + b.count] = block_s if rows is None else block_s[rows]
+        if times is not None:
+            micros = block_micros(block)
+            times[pos : pos + b.count] = (micros if rows is None else micros[rows]) / 1e6
+        pos += b.count
+    return steps, values, times
+
+
+def _value_dtype(kinds: set[str]) -> Any:
+    if kinds == {"d"}:
+        return np.float64
+    if kinds <= {"q", "?"}:
+        return np.int64 if "q" in kinds else np.bool_
+    return np.float64
+
+
+def decode(run_dir: Path, key: str, *, with_times: bool, after: Series | None = None) -> Series:
+    """Read one key of a run's log; with ``after``, only what was appended since it was read.
+
+    Points logged twice at one step keep the last value, as :func:`read_series` does.
+    """
+    path = Path(run_dir) / HISTORY_FILE
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed below, after both passes)
+    except FileNotFoundError:
+        return Series(key, 0, None, np.empty(0), np.empty(0) if with_times else None, 0, (0, 0))
+    with f:
+        buf, identity = _map(f)
+        try:
+            start = after.end if after is not None else 0
+            blocks, end = _scan(buf, key, start)
+        finally:
+            _unmap(buf)
+        gapless = all(b.gapless for b in blocks) and all(
+            b.first == a.last + 1 for a, b in itertools.pairwise(blocks)
+        )
+        kinds = {b.dtype for b in blocks}
+        if after is not None and after.size:
+            prior_last = int(after.steps_at(slice(after.size - 1, after.size))[0])
+            gapless = gapless and after.first_step is not None
+            if blocks:
+                gapless = gapless and blocks[0].first == prior_last + 1
+            kinds.add({"f": "d", "i": "q", "b": "?"}[after.values.dtype.kind])
+        dtype = _value_dtype(kinds)
+        steps, values, times = _fill(f.fileno(), blocks, key, dtype, gapless, with_times)
+        first = (blocks[0].first if blocks else 0) if gapless else None
+    series = Series(key, first, steps, values, times, end, identity)
+    if after is not None and after.size:
+        series = _append(after, series)
+    if series.steps is not None:
+        _keep_last_per_step(series)
+    return series
+
+
+def _append(old: Series, new: Series) -> Series:
+    if not new.size:
+        return Series(
+            old.key, old.first_step, old.steps, old.values, old.times, new.end, new.identity
+        )
+    if new.first_step is not None and old.first_step is not None:
+        steps = None
+    else:
+        steps = np.concatenate([old.step_slice(0, old.size), new.step_slice(0, new.size)])
+    values = np.concatenate([old.values, new.values])
+    times = None
+    if old.times is not None and new.times is not None:
+        times = np.concatenate([old.times, new.times])
+    first = old.first_step if steps is None else None
+    return Series(old.key, first, steps, values, times, new.end, new.identity)
+
+
+def _keep_last_per_step(series: Series) -> None:
+    steps = series.steps
+    assert steps is not None
+    if len(steps) < 2:
+        return
+    keep = np.empty(len(steps), dtype=bool)
+    np.not_equal(steps[1:], steps[:-1], out=keep[:-1])
+    keep[-1] = True
+    if keep.all():
+        return
+    series.steps = steps[keep]
+    series.values = series.values[keep]
+    if series.times is not None:
+        series.times = series.times[keep]
+
+
+# -- the cache -----------------------------------------------------------------------------------
+
+
+class SeriesCache:
+    """Decoded series by (run directory, key), least recently used first out, within a byte
+    budget. A series is reused while its log is the same file and has not grown; a grown log
+    is read from where the cached series ended. Thread safe."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, str], tuple[tuple[int, int], Series]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, run_dir: Path, key: str, *, with_times: bool) -> Series:
+        path = Path(run_dir) / HISTORY_FILE
+        try:
+            st = os.stat(path)
+            stamp = (st.st_size, st.st_mtime_ns)
+            identity = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            stamp, identity = (0, 0), (0, 0)
+        slot = (str(run_dir), key)
+        with self._lock:
+            hit = self._entries.get(slot)
+            if hit is not None:
+                self._entries.move_to_end(slot)
+        if hit is not None:
+            cached_stamp, series = hit
+            usable = series.identity == identity and (series.times is not None or not with_times)
+            if usable and cached_stamp == stamp:
+                return series
+            if usable and stamp[0] > cached_stamp[0]:
+                series = decode(run_dir, key, with_times=with_times, after=series)
+                self._put(slot, stamp, series)
+                return series
+        self._drop(slot)  # before decoding again: never hold two copies of a big series
+        series = decode(run_dir, key, with_times=with_times)
+        self._put(slot, stamp, series)
+        return series
+
+    def _drop(self, slot: tuple[str, str]) -> None:
+        with self._lock:
+            old = self._entries.pop(slot, None)
+            if old is not None:
+                self._bytes -= old[1].nbytes
+
+    def _put(self, slot: tuple[str, str], stamp: tuple[int, int], series: Series) -> None:
+        with self._lock:
+            old = self._entries.pop(slot, None)
+            if old is not None:
+                self._bytes -= old[1].nbytes
+            if series.nbytes > self.max_bytes:
+                return
+            self._entries[slot] = (stamp, series)
+            self._bytes += series.nbytes
+            while self._bytes > self.max_bytes and self._entries:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+# -- downsampling --------------------------------------------------------------------------------
+
+
+def m4_indices(
+    x: np.ndarray[Any, Any] | None,
+    y: np.ndarray[Any, Any],
+    width: int,
+    has_nan: bool | None = None,
+) -> Any:
+    """Indices of the first, min, max and last point of each of ``width`` buckets, in order.
+
+    Buckets split the x range evenly when ``x`` (sorted) is given, else the points evenly.
+    NaN values are skipped when a bucket has any other value, so spikes always show.
+    """
+    n = len(y)
+    if x is not None and n and x[-1] > x[0]:
+        edges = x[0] + (x[-1] - x[0]) * np.arange(1, width) / width
+        bounds = np.searchsorted(x, edges, side="left")
+    else:
+        bounds = (np.arange(1, width) * n) // width
+    starts = np.concatenate(([0], bounds))
+    stops = np.concatenate((bounds, [n]))
+    data = y.view(np.int8) if y.dtype == np.bool_ else y
+    if has_nan is None:
+        has_nan = data.dtype.kind == "f" and bool(np.isnan(data).any())
+    nan_aware = has_nan
+    picked: list[int] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            if b <= a:
+                continue
+            seg = data[a:b]
+            if nan_aware:
+                try:
+                    lo, hi = int(np.nanargmin(seg)), int(np.nanargmax(seg))
+                except ValueError:  # every value of the bucket is NaN
+                    lo = hi = 0
+            else:
+                lo, hi = int(seg.argmin()), int(seg.argmax())
+            picked.extend(sorted({a, a + lo, a + hi, b - 1}))
+    return np.asarray(picked, dtype=np.int64)
+
+
+def values_json(values: np.ndarray[Any, Any]) -> list[Any]:
+    """Values as JSON numbers, with NaN and infinities as null."""
+    if values.dtype.kind == "f":
+        out: list[Any] = values.tolist()
+        if not np.isfinite(values).all():
+            return [v if math.isfinite(v) else None for v in out]
+        return out
+    if values.dtype.kind == "b":
+        return values.astype(np.int64).tolist()  # type: ignore[no-any-return]
+    return values.tolist()  # type: ignore[no-any-return]

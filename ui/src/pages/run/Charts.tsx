@@ -1,0 +1,186 @@
+// The Charts and System tabs: one panel per metric, grouped by the prefix before "/".
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, type MetricInfo, type XAxis } from "../../api";
+import { MetricPanel } from "../../components/MetricPanel";
+import { colorFor, useInterval } from "../../util";
+
+interface Props {
+  runId: string;
+  live: boolean;
+  system: boolean;
+}
+
+function prefs<T>(key: string, fallback: T): [T, (v: T) => void] {
+  const [v, setV] = useState<T>(() => {
+    try {
+      const raw = localStorage.getItem(key);
+      return raw === null ? fallback : (JSON.parse(raw) as T);
+    } catch {
+      return fallback;
+    }
+  });
+  return [
+    v,
+    (nv: T) => {
+      setV(nv);
+      localStorage.setItem(key, JSON.stringify(nv));
+    },
+  ];
+}
+
+export function ChartsTab({ runId, live, system }: Props) {
+  const [metrics, setMetrics] = useState<MetricInfo[] | null>(null);
+  const [search, setSearch] = useState("");
+  const [xAxis, setXAxis] = prefs<XAxis>("runlab.chart.x", "step");
+  const [smoothing, setSmoothing] = prefs<number>("runlab.chart.smoothing", 0);
+  const [logScale, setLogScale] = useState(false);
+  const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
+
+  const load = () =>
+    api.metrics(runId, { quiet: metrics !== null }).then(
+      (m) => setMetrics(m.metrics),
+      () => setMetrics((cur) => cur ?? []),
+    );
+  useEffect(() => {
+    void load();
+  }, [runId]);
+  // New keys appear rarely; the panels themselves poll their own new points every 2 s.
+  useInterval(() => void load(), 10000, live);
+  const wasLive = useRef(live);
+  useEffect(() => {
+    if (wasLive.current && !live) void load();
+    wasLive.current = live;
+  }, [live]);
+
+  const shown = useMemo(() => {
+    const s = search.trim().toLowerCase();
+    return (metrics ?? [])
+      .filter((m) => m.key.startsWith("system/") === system)
+      .filter((m) => !s || m.key.toLowerCase().includes(s))
+      .sort((a, b) => a.key.localeCompare(b.key));
+  }, [metrics, search, system]);
+
+  const groups = useMemo(() => {
+    const out = new Map<string, MetricInfo[]>();
+    for (const m of shown) {
+      let g: string;
+      if (system) g = m.key.slice(7).split(/[./]/)[0] || "system";
+      else {
+        const slash = m.key.indexOf("/");
+        g = slash > 0 ? m.key.slice(0, slash) : "charts";
+      }
+      if (!out.has(g)) out.set(g, []);
+      out.get(g)!.push(m);
+    }
+    return [...out.entries()];
+  }, [shown, system]);
+
+  if (metrics === null) return <div class="muted pad">Loading metrics…</div>;
+  const total = metrics.filter((m) => m.key.startsWith("system/") === system).length;
+  if (system && total === 0)
+    return (
+      <div class="empty" data-testid="system-empty">
+        No system metrics were recorded for this run.
+      </div>
+    );
+
+  return (
+    <div class="charts">
+      <div class="toolbar sticky-toolbar">
+        <label class="sr-only" for="chart-search">
+          Search panels
+        </label>
+        <input
+          id="chart-search"
+          class="input search"
+          type="search"
+          data-testid="chart-search"
+          placeholder="Search panels"
+          value={search}
+          onInput={(e) => setSearch(e.currentTarget.value)}
+        />
+        <label class="inline-label">
+          X axis
+          <select
+            class="select"
+            data-testid="x-axis-select"
+            value={xAxis}
+            onChange={(e) => setXAxis(e.currentTarget.value as XAxis)}
+          >
+            <option value="step">Step</option>
+            <option value="time">Wall time</option>
+            <option value="relative">Relative time</option>
+          </select>
+        </label>
+        <label class="inline-label">
+          Smoothing
+          <input
+            type="range"
+            data-testid="smoothing-slider"
+            min={0}
+            max={0.99}
+            step={0.01}
+            value={smoothing}
+            onInput={(e) => setSmoothing(Number(e.currentTarget.value))}
+          />
+          <span class="mono small smoothing-value">{smoothing.toFixed(2)}</span>
+        </label>
+        <label class="inline-label">
+          <input
+            type="checkbox"
+            data-testid="log-scale-toggle"
+            checked={logScale}
+            onChange={(e) => setLogScale(e.currentTarget.checked)}
+          />
+          Log scale
+        </label>
+        <span class="muted small">
+          {shown.length} of {total} panels · drag to zoom, double-click to reset
+        </span>
+      </div>
+      {total === 0 && <div class="empty">No metrics logged yet.</div>}
+      {total > 0 && shown.length === 0 && <div class="empty">No panel matches “{search}”.</div>}
+      {groups.map(([name, items]) => {
+        const open = !collapsed.has(name);
+        return (
+          <section key={name} class="panel-group">
+            <h2 class="group-title">
+              <button
+                type="button"
+                class="group-toggle"
+                aria-expanded={open}
+                onClick={() => {
+                  const next = new Set(collapsed);
+                  if (open) next.add(name);
+                  else next.delete(name);
+                  setCollapsed(next);
+                }}
+              >
+                <span aria-hidden="true">{open ? "▾" : "▸"}</span> {name}{" "}
+                <span class="muted small">{items.length}</span>
+              </button>
+            </h2>
+            {open && (
+              <div class="panel-grid">
+                {items.map((m) => (
+                  <MetricPanel
+                    key={`${m.key}|${xAxis}`}
+                    runId={runId}
+                    metric={m.key}
+                    xAxis={xAxis}
+                    smoothing={smoothing}
+                    logScale={logScale}
+                    live={live}
+                    testid={system ? "system-panel" : "chart-panel"}
+                    color={colorFor(0)}
+                    last={m.last}
+                  />
+                ))}
+              </div>
+            )}
+          </section>
+        );
+      })}
+    </div>
+  );
+}
