@@ -75,7 +75,7 @@ def test_a_live_run_is_not_deleted_without_force(tmp_path: Path) -> None:
     run = runlab.init(dir=tmp_path, id="live01", settings=FAST)
     try:
         api = Api(tmp_path)
-        with pytest.raises(runlab.RunActiveError, match="live01.*still running"):
+        with pytest.raises(runlab.RunActiveError, match=r"live01.*still running"):
             api.delete("live01")
         assert api.run("live01").status is runlab.RunStatus.RUNNING
     finally:

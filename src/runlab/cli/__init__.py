@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from runlab.cli._delete import delete, gc, mv, restore
+from runlab.cli._delete import delete, gc, mv, restore, stop
 from runlab.cli._demo import demo
 from runlab.cli._episodes import episodes
 from runlab.cli._export import export
@@ -36,6 +36,7 @@ app.command("delete")(delete)
 app.command("restore")(restore)
 app.command("gc")(gc)
 app.command("mv")(mv)
+app.command("stop")(stop)
 app.command("reindex")(reindex)
 app.command("export")(export)
 app.command("sweep")(sweep)

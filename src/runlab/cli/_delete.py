@@ -1,4 +1,4 @@
-"""``runlab delete``, ``restore``, ``gc`` and ``mv``: soft-delete, bring back, purge, move runs."""
+"""``runlab delete``, ``restore``, ``gc``, ``mv`` and ``stop``: manage runs from outside."""
 
 from __future__ import annotations
 
@@ -119,3 +119,21 @@ def mv(
         fail(f"Move failed: {exc}")
     for view in moved:
         out().print(f"Moved {view.id} ({view.name}) to {project}", soft_wrap=True)
+
+
+def stop(runs: RunsArgument, dir: DirOption = None) -> None:
+    """Stop running runs: each one's process is interrupted within a heartbeat (at most 0.5 s)
+    and the run ends killed."""
+    root = store_dir(dir)
+    api = open_store(root)
+    views = {v.id: v for v in (find_run(api, root, key) for key in runs)}
+    try:
+        asked = set(api.stop(list(views)))
+    except RunlabError as exc:
+        fail(f"Stop failed: {exc}")
+    console = out()
+    for run_id, view in views.items():
+        if run_id in asked:
+            console.print(f"Asked {run_id} ({view.name}) to stop", soft_wrap=True)
+        else:
+            console.print(f"{run_id} ({view.name}) is not running ({view.status})", soft_wrap=True)

@@ -60,6 +60,12 @@ class RunView(BaseRunView):
         view._parent = runs_dir
         return view
 
+    def stop(self) -> bool:
+        """Ask this run to stop (see :meth:`Api.stop`); whether it was running."""
+        from runlab.query._load import _open_store
+
+        return _open_store(self.dir.parent.parent).request_stop(self.id, by=_who())
+
     def move(self, project: str) -> RunView:
         """Move this run to another project (see :meth:`Api.move`); returns ``self``."""
         from runlab.query._load import _open_store
@@ -496,6 +502,16 @@ class Api:
         chosen = [ids] if isinstance(ids, str) else ids
         return self._store.gc(older_than=older_than, ids=chosen)
 
+    def stop(self, ids: str | Iterable[str]) -> list[str]:
+        """Ask running runs to stop (see :meth:`RunStore.request_stop
+        <runlab.storage._store.RunStore.request_stop>`). Returns the ids that were running.
+
+        Raises:
+            RunNotFound: an id has no run.
+        """
+        keys = [ids] if isinstance(ids, str) else list(ids)
+        return [run_id for run_id in keys if self._store.request_stop(run_id, by=_who())]
+
     def move(self, ids: str | Iterable[str], project: str) -> list[RunView]:
         """Move runs to another project (an edit beside ``run.json``; a run still running is
         moved too, and keeps logging). Returns the moved runs.
@@ -508,6 +524,18 @@ class Api:
         keys = [ids] if isinstance(ids, str) else list(ids)
         records = [self._store.edit(run_id, project=project) for run_id in keys]
         return [RunView(r, self._store.run_dir(r.id)) for r in records]
+
+
+def _who() -> str:
+    """``user@host`` of whoever asks (recorded with a stop request)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = "?"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _check_project(project: object) -> None:

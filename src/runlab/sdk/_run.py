@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import os
 import shutil
+import signal
 import threading
 import time
 import traceback as tb_module
@@ -50,6 +51,7 @@ from runlab.storage._layout import (
     HISTORY_FILE,
     OUTPUT_LOG,
     RUN_JSON,
+    STOP_JSON,
     TRASH_DIR,
     RunRecord,
     run_dir,
@@ -73,6 +75,8 @@ _EPISODE_OUTCOME = {
 
 _current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
 _time = time.time
+STOP_CHECK = 0.5
+"""Most seconds between two looks for a stop request (less when heartbeats are faster)."""
 _SAMPLES = 256
 _QUEUED_POINTS = 200_000  # ~10 MB of queued Python floats: the SDK's memory bound
 
@@ -219,6 +223,9 @@ class Run:
         self._max_step = -1
         self._known: set[str] = set()
         self._capture_thread: threading.Thread | None = None
+        self._stop_handler: Callable[[], object] | None = None
+        self._stop_requested: float | None = None
+        self._next_stop_check = 0.0
         self._system: SystemSampler | None = None
         self._output_sink: Any = None
         self._previous = _current.get()
@@ -372,9 +379,38 @@ class Run:
         if self._open_episodes:
             self._announce_open_episodes()
         now = _time()
+        if now >= self._next_stop_check:
+            self._next_stop_check = now + min(self.settings.heartbeat_interval, STOP_CHECK)
+            if self._stop_requested is None and os.path.exists(self.dir / STOP_JSON):
+                self._on_stop_request()
         if self._dirty or now - self._beat >= self.settings.heartbeat_interval:
             self._beat = now
             self._persist()
+
+    def on_stop(self, handler: Callable[[], object] | None) -> None:
+        """Call ``handler`` (on a runlab thread) when someone stops this run from outside
+        (``runlab stop``, the UI's Stop button), instead of interrupting the main thread.
+
+        The handler should make the program end the run soon (set a flag the training loop
+        checks); the run then ends as it is finished (``killed`` if the handler passes no
+        other status to :meth:`finish`). ``None`` restores the default: a
+        ``KeyboardInterrupt`` in the main thread, so the run ends ``killed``.
+        """
+        self._stop_handler = handler
+
+    def _on_stop_request(self) -> None:
+        self._stop_requested = _time()
+        handler = self._stop_handler
+        if handler is not None:
+            try:
+                handler()
+            except Exception as exc:  # the user's handler must not kill the writer thread
+                self._on_fault("stop handler", exc)
+            return
+        # A real SIGINT to the main thread (not _thread.interrupt_main): it also wakes a main
+        # thread blocked in sleep or I/O, exactly like Ctrl-C.
+        with contextlib.suppress(OSError, ValueError):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     def _on_fault(self, kind: str, exc: BaseException) -> None:
         # Faults can come from ``_create_dir``, before ``id`` and ``dir`` are set.
@@ -558,6 +594,8 @@ class Run:
             if self._finished:
                 return
             self._finished = True
+        if self._stop_requested is not None and status is RunStatus.KILLED:
+            err_msg = "stopped from outside (runlab stop)"
         with _hooks.critical():
             self._finish_now(status, err_msg, exit_code, traceback)
 

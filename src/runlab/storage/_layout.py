@@ -41,6 +41,8 @@ ARTIFACTS_DIR = "artifacts"
 SYSTEM_PREFIX = "system/"
 """History keys the system-metrics sampler writes (on their own step axis); users may not log
 them."""
+STOP_JSON = "stop.json"
+"""A request to stop the run (``runlab stop``), written beside ``run.json`` by whoever asks."""
 TRASH_DIR = "trash"
 """Deleted runs (and tombstones of purged ones), beside ``runs/``; see ``_trash``."""
 OUTPUT_LOG = "output.log"

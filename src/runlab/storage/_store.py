@@ -346,6 +346,29 @@ class RunStore:
         with contextlib.suppress(StorageError):
             self._ask(lambda catalog: catalog.remove(ids))
 
+    def request_stop(self, run_id: str, *, by: str | None = None) -> bool:
+        """Ask a running run to stop: its process notices within a heartbeat (at most
+        half a second), interrupts its main thread (or calls its ``on_stop`` handler) and ends
+        ``killed``. Returns whether the run was running (asking an ended run does nothing).
+
+        Raises:
+            RunNotFound: there is no such run directory.
+        """
+        from runlab._status import derive_status
+        from runlab.storage._layout import STOP_JSON
+
+        record = self.read_record(run_id)
+        status = derive_status(record.status, record.heartbeat_at, record.heartbeat_interval)
+        if status is not RunStatus.RUNNING:
+            return False
+        try:
+            write_json_atomic(
+                self.run_dir(run_id) / STOP_JSON, {"requested_at": time.time(), "by": by}
+            )
+        except OSError as exc:
+            raise StorageError(f"cannot ask run {run_id!r} to stop: {exc}") from exc
+        return True
+
     def restore(self, ids: Iterable[str]) -> None:
         """Bring soft-deleted runs back (see :func:`runlab.storage._trash.restore`)."""
         from runlab.storage._trash import restore

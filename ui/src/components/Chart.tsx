@@ -21,8 +21,6 @@ interface Props {
   /** When given, drag-selection calls it instead of zooming locally. */
   onZoom?: (min: number, max: number) => void;
   onReset?: () => void;
-  /** The x range to show (after a zoom fetch); auto from the data otherwise. */
-  xRange?: [number, number] | null;
 }
 
 /** Align several (x, y) series on the union of their x values (uPlot wants one x array). */
@@ -96,7 +94,7 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 }
 
-export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom, onReset, xRange }: Props) {
+export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom, onReset }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const zoomRef = useRef(onZoom);
@@ -161,10 +159,7 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
         points: { size: 6 },
       },
       scales: {
-        x: {
-          time: xAxis === "time",
-          ...(xRange ? { range: (): uPlot.Range.MinMax => [xRange[0], xRange[1]] } : {}),
-        },
+        x: { time: xAxis === "time" },
         y: logScale ? { distr: 3 } : {},
       },
       axes: [
@@ -211,7 +206,7 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
       p.destroy();
       if (plot.current === p) plot.current = null;
     };
-  }, [built.shape, xAxis, logScale, height, xRange?.[0], xRange?.[1]]);
+  }, [built.shape, xAxis, logScale, height]);
 
   useLayoutEffect(() => {
     const p = plot.current;

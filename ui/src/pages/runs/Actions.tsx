@@ -33,8 +33,10 @@ export function ActionBar({ project, selected, onDone, onCompare, onClear }: Pro
   const n = selected.length;
   const none = n === 0;
 
+  const cancelRef = useRef<HTMLButtonElement>(null);
   useEffect(() => {
     if (dialog !== "delete") return;
+    cancelRef.current?.focus();
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && setDialog(null);
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
@@ -181,7 +183,7 @@ export function ActionBar({ project, selected, onDone, onCompare, onClear }: Pro
             </h2>
             <p>This removes the run directories and their data. It cannot be undone.</p>
             <div class="row-gap end">
-              <button type="button" class="btn" onClick={() => setDialog(null)}>
+              <button type="button" class="btn" ref={cancelRef} onClick={() => setDialog(null)}>
                 Cancel
               </button>
               <button
