@@ -49,7 +49,7 @@ def test_a_mutated_global_does_not_leak_into_the_next_variant(
 
 def test_an_unknown_launch_method_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLAB_LAUNCH_METHOD", "vfork")
-    with pytest.raises(runlab.SettingsError, match="RUNLAB_LAUNCH_METHOD='vfork'.*'fork' or"):
+    with pytest.raises(runlab.SettingsError, match=r"RUNLAB_LAUNCH_METHOD='vfork'.*'fork' or"):
         _grid("bad", seed=[0]).run(thunks.bump)
 
 
