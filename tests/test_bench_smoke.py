@@ -39,6 +39,9 @@ FIGURES = (
     "sweep() in-process no-op trials, defaults",
     "sweep() in-process no-op trials, git/env/packages capture off",
     "system metrics sampler, % of a core at 10 s",
+    "runlab ui runs table",
+    "runlab ui chart",
+    "runlab ui resident memory",
 )
 
 
@@ -67,5 +70,9 @@ def test_bench_smoke_runs_and_reports_every_figure(tmp_path: Path) -> None:
         "memory_100_added_mb",
         "collection_frame_ms",
         "collection_query_ms",
+        "ui_runs_table_10k",
+        "ui_chart_10m",
+        "ui_chart_10m_cold",
+        "ui_rss_mb",
     } <= ids
     assert all(f["value"] is not None for f in doc["figures"])

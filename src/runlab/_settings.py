@@ -12,6 +12,8 @@ from runlab._errors import SettingsError
 
 Mode = Literal["online", "offline", "disabled"]
 MODES: tuple[str, ...] = get_args(Mode)
+ALERT_LEVELS = ("INFO", "WARN", "ERROR")
+"""Alert levels, least severe first (``runlab.AlertLevel`` names them)."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -66,6 +68,27 @@ class Settings:
     """Always prefix ``setup_logger_kwargs`` output directories with a date and time stamp."""
     default_shorthand: bool = True
     """``ExperimentGrid.add`` derives a shorthand from a key given none (off: the full key)."""
+    alert_console: bool = True
+    """Print alerts on runlab's terminal console (silenced by ``quiet``/``RUNLAB_SILENT``)."""
+    alert_console_level: str = "INFO"
+    """Least level (``INFO``, ``WARN``, ``ERROR``) an alert needs to reach each sink."""
+    alert_webhook: str | None = None
+    """URL that receives each alert as a JSON object (``POST``)."""
+    alert_webhook_level: str = "INFO"
+    alert_slack_webhook: str | None = None
+    """A Slack-compatible incoming-webhook URL (``{"text": ..., "blocks": [...]}``)."""
+    alert_slack_webhook_level: str = "INFO"
+    alert_email: str | None = None
+    """Comma-separated addresses that receive alerts by email (through ``alert_smtp``)."""
+    alert_email_level: str = "INFO"
+    alert_smtp: str = "localhost:25"
+    """The SMTP server for alert email, ``host:port``."""
+    alert_smtp_from: str | None = None
+    """Sender address of alert email (default ``runlab@<host>``)."""
+    alert_smtp_user: str | None = None
+    alert_smtp_password: str | None = dataclasses.field(default=None, repr=False)
+    alert_smtp_starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS before logging in."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -90,6 +113,37 @@ class Settings:
             )
         if not isinstance(self.buffer_size, int) or self.buffer_size < 1:
             raise SettingsError(f"buffer_size={self.buffer_size!r} must be an int >= 1")
+        self._check_alerts()
+
+    def _check_alerts(self) -> None:
+        for name in (
+            "alert_console_level",
+            "alert_webhook_level",
+            "alert_slack_webhook_level",
+            "alert_email_level",
+        ):
+            value = getattr(self, name)
+            level = value.strip().upper() if isinstance(value, str) else value
+            level = {"WARNING": "WARN"}.get(level, level)
+            if level not in ALERT_LEVELS:
+                raise SettingsError(f"{name}={value!r} is not one of {', '.join(ALERT_LEVELS)}")
+            object.__setattr__(self, name, level)  # normalised: "warn" and "WARNING" -> "WARN"
+        for name in ("alert_webhook", "alert_slack_webhook"):
+            url = getattr(self, name)
+            if url is not None and (
+                not isinstance(url, str) or not url.startswith(("http://", "https://"))
+            ):
+                raise SettingsError(f"{name}={url!r} must be an http:// or https:// URL")
+        host, _, port = str(self.alert_smtp).rpartition(":")
+        if not isinstance(self.alert_smtp, str) or not host or not port.isdigit():
+            raise SettingsError(
+                f"alert_smtp={self.alert_smtp!r} must be host:port (for example localhost:25)"
+            )
+        email = self.alert_email
+        if email is not None and (not isinstance(email, str) or "@" not in email):
+            raise SettingsError(
+                f"alert_email={email!r} must be an address, or several separated by commas"
+            )
 
     @classmethod
     def resolve(

@@ -32,6 +32,7 @@ STATUS_STYLES = {
     "finished": "green",
     "failed": "red",
     "crashed": "bold red",
+    "stalled": "magenta",
     "killed": "yellow",
     "canceled": "yellow",
 }

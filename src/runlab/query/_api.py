@@ -36,8 +36,9 @@ StatusFilter: TypeAlias = str | RunStatus | Collection[str | RunStatus] | None
 class RunView(BaseRunView):
     """A read-only view of one run: its record, metadata, history and files.
 
-    ``status`` is what a reader should show (``crashed`` when a running run's heartbeat lapsed),
-    ``stored_status`` what the run last wrote. ``config``, ``summary`` and ``metadata`` return
+    ``status`` is what a reader should show (``crashed`` when a running run's heartbeat lapsed,
+    ``stalled`` when it missed its ``report_progress`` deadline), ``stored_status`` what the run
+    last wrote. ``config``, ``summary`` and ``metadata`` return
     copies; ``record`` is the underlying frozen snapshot for code that reads many runs fast.
     ``info``, ``cfg``, ``impl``, ``get`` and ``view[key]`` come from :class:`BaseRunView`.
     """
@@ -131,7 +132,9 @@ class RunView(BaseRunView):
     @property
     def status(self) -> RunStatus:
         r = self._record
-        return derive_status(r.status, r.heartbeat_at, r.heartbeat_interval)
+        return derive_status(
+            r.status, r.heartbeat_at, r.heartbeat_interval, progress_deadline=r.progress_deadline
+        )
 
     @property
     def config(self) -> dict[str, Any]:
@@ -181,7 +184,7 @@ class RunView(BaseRunView):
         r = self._record
         if r.ended_at is not None:
             return r.ended_at - r.created_at
-        if self.status is RunStatus.RUNNING:
+        if self.status in _LIVE:
             return time.time() - r.created_at
         if r.heartbeat_at is not None:
             return r.heartbeat_at - r.created_at
@@ -283,7 +286,7 @@ class RunView(BaseRunView):
     # -- scenario, episodes and artifacts (see ``runlab.query._episodes``) ------------------
 
     def _unfinished(self) -> Unfinished:
-        return "RUNNING" if self.status is RunStatus.RUNNING else "INTERRUPTED"
+        return "RUNNING" if self.status in _LIVE else "INTERRUPTED"
 
     def episodes(self) -> pl.DataFrame:
         """One row per episode: id, index, seed, status, times, parameters, last metrics.
@@ -438,8 +441,10 @@ class Api:
         Args:
             project: only this project.
             status: one status or several, as readers see them: ``crashed`` selects running
-                runs whose heartbeat lapsed, ``running`` only those still beating. HumaLab
-                names (``FINISHED``, ``ERRORED``, ...) are accepted.
+                runs whose heartbeat lapsed (and runs ``runlab watch`` marked crashed),
+                ``stalled`` running runs past their ``report_progress`` deadline, ``running``
+                only those still beating and on time. HumaLab names (``FINISHED``,
+                ``ERRORED``, ...) are accepted.
             tags: a tag, or tags that must all be present.
             limit: at most this many runs.
 
@@ -452,9 +457,10 @@ class Api:
         stored: list[str] | None = None
         derive = False
         if wanted is not None:
-            stored = sorted({RunStatus.RUNNING if s is RunStatus.CRASHED else s for s in wanted})
-            # running and crashed share one stored status: only one of them needs a heartbeat check
-            derive = (RunStatus.RUNNING in wanted) != (RunStatus.CRASHED in wanted)
+            derived = wanted & _DERIVED_FROM_RUNNING
+            stored = sorted({*wanted, RunStatus.RUNNING} if derived else wanted)
+            # running, crashed and stalled share one stored status: a check tells them apart
+            derive = bool(derived) and derived != _DERIVED_FROM_RUNNING
         records = self._store.list_runs(
             project=project,
             status=stored,
@@ -536,6 +542,12 @@ def _who() -> str:
     except Exception:  # no user name in this environment
         user = "?"
     return f"{user}@{socket.gethostname()}"
+
+
+_LIVE = frozenset({RunStatus.RUNNING, RunStatus.STALLED})
+"""States of a run whose process is still at work."""
+_DERIVED_FROM_RUNNING = frozenset({RunStatus.RUNNING, RunStatus.CRASHED, RunStatus.STALLED})
+"""What a stored ``running`` can read as."""
 
 
 def _check_project(project: object) -> None:

@@ -45,6 +45,7 @@ _STATUS_STYLES = {
     "finished": "green",
     "failed": "red",
     "crashed": "red",
+    "stalled": "magenta",
     "killed": "yellow",
     "canceled": "yellow",
 }

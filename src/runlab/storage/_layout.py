@@ -12,13 +12,17 @@ A store is a directory (``./runlab`` by default)::
         artifacts/              scenario.yaml, seed.json, code/<key> (log_code),
                                 episodes/<index>/code/<key>
         archive/history-<k>.rlog  the log as it was before the run's k-th rewind
+        edits.json              tags, notes, project set from outside (UI, ``runlab mv``)
+        stop.json               a stop request (``runlab stop``); see ``Run.on_stop``
       runs/.resumed/<run_id>    empty marker: the run was resumed (readers re-check it)
       runs/.auto/<key>          the run id last started with ``resume="auto"`` from one
                                 script and working directory (``key`` hashes both)
+      trash/<run_id>/           a soft-deleted run; ``trash/<run_id>`` as a file: the
+                                tombstone of a purged one (see ``_trash``)
 
 ``run.json`` is only ever replaced whole (write to a temporary file, then ``os.replace``), so a
-reader sees the old or the new version, never a mix. Only the run's own process writes inside
-its directory while it runs.
+reader sees the old or the new version, never a mix. While a run runs, only its own process
+writes ``run.json`` and its logs; others only add ``edits.json`` and ``stop.json`` beside them.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 class RunRecord:
     """A snapshot of one run's ``run.json``: what the catalog indexes.
 
-    ``status`` is the stored state (never ``crashed``); use ``runlab._status.derive_status``
-    with the heartbeat fields to get what readers show.
+    ``status`` is the stored state (``crashed`` only when ``runlab watch`` found the run's
+    process gone; never ``stalled``); use ``runlab._status.derive_status`` with the heartbeat
+    fields and ``progress_deadline`` to get what readers show.
     """
 
     id: str
@@ -87,6 +92,8 @@ class RunRecord:
     exit_code: int | None = None
     err_msg: str | None = None
     seed: int | None = None
+    progress_deadline: float | None = None
+    """Epoch seconds by which the run promised its next ``report_progress`` (stalled after)."""
 
     def to_json(self) -> dict[str, Any]:
         # A shallow copy: ``dataclasses.asdict`` deep-copies config and summary, which costs

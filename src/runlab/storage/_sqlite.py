@@ -30,7 +30,7 @@ from runlab._errors import RunlabWarning, StorageError
 from runlab.storage._catalog import MIN_PREFIX, Catalog, ProjectInfo
 from runlab.storage._layout import RunRecord, json_default
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump on any change to the tables below: older catalogs are then rebuilt, not migrated."""
 
 _T = TypeVar("_T")
@@ -67,6 +67,7 @@ _runs = sa.Table(
     sa.Column("exit_code", sa.Integer),
     sa.Column("err_msg", sa.Text),
     sa.Column("seed", sa.Text),  # decimal text: a seed may not fit 64 bits
+    sa.Column("progress_deadline", sa.Float),
     sa.Column("last_activity", sa.Float, nullable=False),
     sa.Column("signature", sa.String, nullable=False),
     sa.Index("ix_runs_project", "project"),
@@ -412,6 +413,7 @@ def _to_row(record: RunRecord, signature: str) -> dict[str, Any]:
         "exit_code": record.exit_code,
         "err_msg": record.err_msg,
         "seed": None if record.seed is None else str(record.seed),
+        "progress_deadline": record.progress_deadline,
         "last_activity": max(t for t in activity if t is not None),
         "signature": signature,
     }
@@ -456,6 +458,7 @@ def _from_row(row: Sequence[Any], decoded: tuple[Any, Any] | None = None) -> Run
         exit_code,
         err_msg,
         seed,
+        progress_deadline,
     ) = row
     return RunRecord.trusted(
         {
@@ -477,5 +480,6 @@ def _from_row(row: Sequence[Any], decoded: tuple[Any, Any] | None = None) -> Run
             "exit_code": exit_code,
             "err_msg": err_msg,
             "seed": None if seed is None else int(seed),
+            "progress_deadline": progress_deadline,
         }
     )

@@ -506,6 +506,7 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "err_msg": str,
     "exit_code": int,
     "seed": int,
+    "progress_deadline": (int, float),
 }
 
 

@@ -42,7 +42,7 @@ function fade(color: string): string {
   return `${color}40`; // #rrggbb + alpha
 }
 
-function tooltipPlugin(xAxis: XAxis, labels: string[]): uPlot.Plugin {
+function tooltipPlugin(xAxis: XAxis, labels: string[], colors: string[]): uPlot.Plugin {
   let tip: HTMLDivElement;
   return {
     hooks: {
@@ -69,7 +69,7 @@ function tooltipPlugin(xAxis: XAxis, labels: string[]): uPlot.Plugin {
           const v = u.data[i][idx];
           if (v === null || v === undefined) continue;
           rows.push(
-            `<div><span class="tip-swatch" style="background:${String(s.stroke ?? "")}"></span>${escapeHtml(
+            `<div><span class="tip-swatch" style="background:${colors[i] ?? ""}"></span>${escapeHtml(
               labels[i] ?? "",
             )} <b>${formatValue(v)}</b></div>`,
           );
@@ -109,6 +109,7 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
     const series: uPlot.Series[] = [{}];
     const data: (number | null)[][] = [x];
     const labels: string[] = [""];
+    const colors: string[] = [""];
     const clean = (y: (number | null)[]) => (logScale ? y.map((v) => (v !== null && v > 0 ? v : null)) : y);
     lines.forEach((l, i) => {
       const y = clean(ys[i]);
@@ -124,9 +125,11 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
         series.push(raw);
         data.push(y);
         labels.push(`${l.label} (raw)`);
+        colors.push(l.color);
         series.push({ label: l.label, stroke: l.color, width: 1.5, spanGaps: true, points: { show: false } });
         data.push(ema(y, smoothing));
         labels.push(l.label);
+        colors.push(l.color);
       } else {
         series.push({
           label: l.label,
@@ -137,10 +140,11 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
         });
         data.push(y);
         labels.push(l.label);
+        colors.push(l.color);
       }
     });
     const shape = `${smoothing > 0}|${x.length < 60}|${labels.join("\u0000")}|${lines.map((l) => l.color).join(",")}`;
-    return { series, data, labels, shape };
+    return { series, data, labels, colors, shape };
   }, [lines, smoothing, logScale]);
   const builtRef = useRef(built);
   builtRef.current = built;
@@ -149,7 +153,7 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
   useLayoutEffect(() => {
     const el = host.current;
     if (!el) return;
-    const { series, data, labels } = builtRef.current;
+    const { series, data, labels, colors } = builtRef.current;
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -180,7 +184,7 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
         },
       ],
       series,
-      plugins: [tooltipPlugin(xAxis, labels)],
+      plugins: [tooltipPlugin(xAxis, labels, colors)],
       hooks: {
         setSelect: [
           (u) => {
