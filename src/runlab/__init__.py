@@ -38,6 +38,7 @@ from runlab.sdk._episode import Episode, EpisodeFinishedError, EpisodeStatus
 
 if TYPE_CHECKING:
     from runlab import metrics, scenarios, sweep
+    from runlab.sdk._alerts import AlertLevel
     from runlab.query import Api, RunCollection, RunView, runs
     from runlab.query._mlflow import iter_run_dirs
     from runlab.scenario import Scenario
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Config",
     "ConfigMismatchError",
@@ -96,6 +98,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AlertLevel": "runlab.sdk._alerts",
     "Api": "runlab.query",
     "ExperimentGrid": "runlab.sweep",
     "RunCollection": "runlab.query",

@@ -51,10 +51,11 @@ SCENARIO = {
     },
 }
 SCENARIO_SEED = 7
-_CRASH_STEPS = 150
 CRASH_HEARTBEAT = 0.2
 """Heartbeat of the crashed run: it reads as crashed ``CRASH_AFTER_BEATS`` beats after its kill."""
+_CRASH_STEPS = 150
 
+# Git state would be the caller's working directory, which has nothing to do with these runs.
 _IN_PROCESS: dict[str, Any] = {"quiet": True, "capture_git": False}
 
 # The crashed run: trains, then hangs until the parent kills it. argv: store, side file (gets
@@ -102,7 +103,7 @@ def record_demo(dir: str | os.PathLike[str]) -> dict[str, Any]:
             grid = [
                 _train(root, lr, opt, momentum, Path(scratch)) for lr, (opt, momentum) in _grid()
             ]
-            runs.update({name: run_id for name, run_id in grid})
+            runs.update(grid)
             runs["grasp-eval"] = _evaluate(root)
             runs["diverging"] = _diverge(root)
             runs["oom-killed"] = _kill_when_ready(child, root, side)

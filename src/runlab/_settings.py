@@ -128,6 +128,9 @@ class Settings:
             if level not in ALERT_LEVELS:
                 raise SettingsError(f"{name}={value!r} is not one of {', '.join(ALERT_LEVELS)}")
             object.__setattr__(self, name, level)  # normalised: "warn" and "WARNING" -> "WARN"
+        for name in ("alert_webhook", "alert_slack_webhook", "alert_email"):
+            if getattr(self, name) == "":
+                object.__setattr__(self, name, None)  # RUNLAB_ALERT_WEBHOOK= turns a sink off
         for name in ("alert_webhook", "alert_slack_webhook"):
             url = getattr(self, name)
             if url is not None and (

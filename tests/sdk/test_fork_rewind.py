@@ -120,7 +120,7 @@ def test_fork_errors(tmp_path: Path) -> None:
     parent(tmp_path)
     with pytest.raises(RunNotFound, match="cannot fork from run 'nope': there is no run"):
         start(tmp_path, fork_from="nope?_step=1")
-    with pytest.raises(ValueError, match="step 10 is beyond run 'p'.*last logged step is 9"):
+    with pytest.raises(ValueError, match=r"step 10 is beyond run 'p'.*last logged step is 9"):
         start(tmp_path, fork_from="p?_step=10")
     for bad in ("abc?_step=x", "abc", "abc?step=1", "?_step=1", ("p",), ("p", -1), ("p", "1")):
         with pytest.raises(ValueError, match=r"fork_from=.* is not valid: expected '<run_id>"):

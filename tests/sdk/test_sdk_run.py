@@ -579,6 +579,7 @@ def test_import_is_cheap_and_changes_nothing(tmp_path: Path) -> None:
 
 def test_the_public_names_are_pinned() -> None:
     assert runlab.__all__ == [
+        "AlertLevel",
         "Api",
         "Config",
         "ConfigMismatchError",

@@ -38,7 +38,7 @@ def make_store(root: Path) -> dict[str, str]:
             project="vision",
             name=f"run-{i}",
             config={"lr": lr, "optimizer": {"name": opt}, "layers": [1, 2]},
-            tags=["base"] if i % 2 == 0 else ["x", "base"],
+            tags=["base"] if i % 2 == 0 else ["flagged", "base"],
         )
         for step in range(50):
             run.log({"loss": 1.0 / (step + 1) + i, "acc": step / 50})

@@ -49,7 +49,9 @@ def test_unknown_project_is_empty(client: TestClient) -> None:
 
 
 def test_filter(client: TestClient) -> None:
-    body = client.get("/api/projects/vision/runs", params={"filter": 'lr >= 1e-3 and tags has "x"'})
+    body = client.get(
+        "/api/projects/vision/runs", params={"filter": 'lr >= 1e-3 and tags has "flagged"'}
+    )
     assert sorted(names(body.json())) == ["run-1", "run-3"]
     body = client.get(
         "/api/projects/vision/runs", params={"filter": 'optimizer.name == "adam"'}
@@ -70,7 +72,10 @@ def test_filter_syntax_error_names_the_column(client: TestClient) -> None:
 
 def test_quick_search(client: TestClient, ids: dict[str, str]) -> None:
     assert names(client.get("/api/projects/vision/runs?q=RUN-2").json()) == ["run-2"]
-    assert sorted(names(client.get("/api/projects/vision/runs?q=x").json())) == ["run-1", "run-3"]
+    assert sorted(names(client.get("/api/projects/vision/runs?q=FLAGGED").json())) == [
+        "run-1",
+        "run-3",
+    ]
     prefix = ids["run-0"][:6]
     assert "run-0" in names(client.get(f"/api/projects/vision/runs?q={prefix}").json())
 
@@ -171,7 +176,9 @@ def test_patch_tags_and_notes(fresh: tuple[TestClient, Path, dict[str, str]]) ->
 def test_bulk_tags(fresh: tuple[TestClient, Path, dict[str, str]]) -> None:
     client, _, ids = fresh
     chosen = [ids["run-0"], ids["run-1"]]
-    body = client.post("/api/runs/tags", json={"ids": chosen, "add": ["new"], "remove": ["x"]})
+    body = client.post(
+        "/api/runs/tags", json={"ids": chosen, "add": ["new"], "remove": ["flagged"]}
+    )
     assert body.status_code == 200, body.text
     assert {r["id"]: r["tags"] for r in body.json()["runs"]} == {
         ids["run-0"]: ["base", "new"],

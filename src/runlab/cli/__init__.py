@@ -19,6 +19,7 @@ from runlab.cli._reindex import reindex
 from runlab.cli._show import show
 from runlab.cli._sweep import sweep
 from runlab.cli._ui import ui
+from runlab.cli._watch import watch
 
 __all__ = ["app", "main"]
 
@@ -42,6 +43,7 @@ app.command("export")(export)
 app.command("sweep")(sweep)
 app.command("ui")(ui)
 app.command("demo")(demo)
+app.command("watch")(watch)
 
 
 def version() -> str:

@@ -60,12 +60,15 @@ from runlab.storage._layout import (
 from runlab.storage._writer import HistoryWriter
 
 if TYPE_CHECKING:
+    import datetime
+
     import polars as pl
 
     from runlab.metrics import Metrics
     from runlab.query._load import TypedViews
     from runlab.query._view import BaseRunView
     from runlab.scenario import Scenario
+    from runlab.sdk._alerts import AlertLevel, Outbox
     from runlab.system._metrics import SystemSampler
 
 _EPISODE_OUTCOME = {
@@ -215,6 +218,10 @@ class Run:
         self.start_time = _time()
         self._end_time: float | None = None
         self._beat = self.start_time
+        self._outbox: Outbox | None = None
+        self._deadline: float | None = None  # report_progress: set on the caller's thread
+        self._saved_deadline: float | None = None  # what run.json holds
+        self._deadline_saved_at = 0.0
         self._tracker = SummaryTracker()
         self._samples = _Samples()
         self.config = Config(config, on_change=self._mark_dirty)
@@ -383,9 +390,25 @@ class Run:
             self._next_stop_check = now + min(self.settings.heartbeat_interval, STOP_CHECK)
             if self._stop_requested is None and os.path.exists(self.dir / STOP_JSON):
                 self._on_stop_request()
-        if self._dirty or now - self._beat >= self.settings.heartbeat_interval:
+        if (
+            self._dirty
+            or now - self._beat >= self.settings.heartbeat_interval
+            or (self._deadline != self._saved_deadline and self._deadline_due(now))
+        ):
             self._beat = now
             self._persist()
+
+    def _deadline_due(self, now: float) -> bool:
+        """Whether a new ``report_progress`` deadline must reach ``run.json`` on this tick.
+
+        A shorter promise, a first one, or one replacing a deadline less than a second away
+        goes out at once; a run reporting every step with a long promise rewrites ``run.json``
+        at most once a second for it.
+        """
+        new, saved = self._deadline, self._saved_deadline
+        if new is None or saved is None or new < saved:
+            return True
+        return saved - now < 1.0 or now - self._deadline_saved_at >= 1.0
 
     def on_stop(self, handler: Callable[[], object] | None) -> None:
         """Call ``handler`` (on a runlab thread) when someone stops this run from outside
@@ -464,11 +487,14 @@ class Run:
             exit_code=self._exit_code,
             err_msg=self._err_msg,
             seed=self.seed,
+            progress_deadline=self._deadline,
         )
 
     def _persist(self) -> None:
         with self._persist_lock:
             self._dirty = False
+            if self._deadline != self._saved_deadline:
+                self._saved_deadline, self._deadline_saved_at = self._deadline, _time()
             data = self._record().to_json()
             data["traceback"] = self._traceback
             data["faults"] = self._faults[-20:]
@@ -544,6 +570,118 @@ class Run:
         """The step the next ``log()`` without ``step=`` will use."""
         return self._step
 
+    # -- alerts and progress ---------------------------------------------------------------
+
+    def alert(
+        self,
+        title: str,
+        text: str = "",
+        level: AlertLevel | str = "INFO",
+        wait_duration: float | datetime.timedelta | None = None,
+    ) -> bool:
+        """Send an alert to the configured sinks (console, webhooks, email), off this thread.
+
+        An alert with the same ``title`` sent by this run less than ``wait_duration`` seconds
+        ago is not sent again (W&B's rule). Sinks and their least levels come from the
+        settings (``RUNLAB_ALERT_WEBHOOK``, ``RUNLAB_ALERT_SLACK_WEBHOOK``,
+        ``RUNLAB_ALERT_EMAIL`` + ``RUNLAB_ALERT_SMTP``, ...). Sent alerts are also kept in the
+        run's ``files/alerts.jsonl``. A sink that fails is reported once in ``run.faults``.
+
+        Args:
+            title: what happened, in a few words; the rate-limiting key.
+            text: the details.
+            level: ``INFO``, ``WARN`` or ``ERROR`` (or a ``runlab.AlertLevel``).
+            wait_duration: seconds (or a ``datetime.timedelta``); default one minute.
+
+        Returns:
+            True when the alert was queued, False when the rate limit held it back.
+
+        Raises:
+            ValueError: an empty title, an unknown level or a negative wait.
+            TypeError: title or text not a str, or a wait that is not a duration.
+            RunFinishedError: the run has finished.
+
+        Example:
+            >>> import runlab, tempfile
+            >>> with runlab.init(dir=tempfile.mkdtemp(), settings={"quiet": True}) as run:
+            ...     run.alert("Loss is NaN", "at step 120", level="WARN")
+            ...     run.alert("Loss is NaN", "at step 121", level="WARN")  # within a minute
+            True
+            False
+        """
+        from runlab.sdk._alerts import Alert, check_level, check_wait
+
+        if not isinstance(title, str) or not title.strip():
+            raise (TypeError if not isinstance(title, str) else ValueError)(
+                f"alert title must be a non-empty str, not {title!r}"
+            )
+        if not isinstance(text, str):
+            raise TypeError(f"alert text must be a str, not {type(text).__name__}")
+        checked = check_level(level)
+        wait = check_wait(wait_duration)
+        if self._finished:
+            raise RunFinishedError(f"run {self.id} has finished ({self._status}); no more alerts")
+        if self._disabled:
+            return False
+        now = _time()
+        outbox = self._alerts()
+        if not outbox.limiter.admit(title, wait, now):
+            return False
+        alert = Alert(title, text, checked, self.id, self._name, self.project, now)
+        return outbox.send(alert)
+
+    def report_progress(self, expect_next_in: float) -> None:
+        """Promise the next progress report within ``expect_next_in`` seconds.
+
+        A running run that misses its promise reads as ``stalled`` (``Api().run(id).status``,
+        ``runlab ls``, the UI) and ``runlab watch`` sends a stall alert for it; the next report
+        makes it ``running`` again. Cheap enough to call every step.
+
+        Raises:
+            ValueError: ``expect_next_in`` is not a positive, finite number of seconds.
+        """
+        seconds = expect_next_in
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds:
+            seconds = float("nan")
+        if not seconds < float("inf"):
+            raise ValueError(
+                f"report_progress(expect_next_in={expect_next_in!r}): give the seconds until "
+                "the next report, a finite number > 0"
+            )
+        self._deadline = _time() + seconds  # the writer's tick persists it
+
+    def _alerts(self) -> Outbox:
+        if self._outbox is None:
+            from runlab.sdk._alerts import Outbox
+            from runlab.sdk._sinks import sinks_from_settings
+
+            self._outbox = Outbox(
+                sinks_from_settings(self.settings), self.dir / FILES_DIR, self._on_fault
+            )
+        return self._outbox
+
+    def _alert_failure(self) -> None:
+        """The automatic alert of a failed run, sent when a sink beyond the console is set."""
+        from runlab.sdk._alerts import Alert, AlertLevel
+
+        outbox = self._alerts()
+        if all(sink.kind == "console" for sink in outbox.sinks):
+            return  # the end-of-run block already tells the terminal
+        reason = self._err_msg or "no error message"
+        if self._exit_code is not None and "exit code" not in reason:
+            reason += f" (exit code {self._exit_code})"
+        alert = Alert(
+            f"Run {self._name} failed",
+            f"Run {self._name} ({self.id}) in project {self.project} failed: {reason}",
+            AlertLevel.ERROR,
+            self.id,
+            self._name,
+            self.project,
+            _time(),
+            kind="failed",
+        )
+        outbox.send(alert, console=False)
+
     def define_metric(
         self,
         name: str,
@@ -577,7 +715,7 @@ class Run:
         ``FINISHED``/``ERRORED``/``CANCELED`` too). Calling it again does nothing.
         """
         final = RunStatus.FINISHED if status is None else RunStatus(status)
-        if not final.is_terminal:
+        if not final.is_terminal or final is RunStatus.CRASHED:
             raise ValueError(
                 f"finish(status={status!r}): a run ends finished, failed, killed or canceled"
             )
@@ -617,10 +755,16 @@ class Run:
         if self._disabled:
             self._reset_current()
             return
+        if status is RunStatus.FAILED:
+            self._alert_failure()
         self._writer.close()
         if self._capture_thread is not None:
             self._capture_thread.join(timeout=10)
         self._stop_output_capture()
+        if self._outbox is not None:
+            from runlab.sdk._alerts import FINISH_WAIT, drain
+
+            drain(FINISH_WAIT)  # bounded: the failure alert still goes out, a dead sink waits not
         self._persist()
         _hooks.unregister(self)
         self._reset_current()
@@ -981,7 +1125,9 @@ class Run:
 
         # Later runs of a process reuse its first run's capture: a few hard links, done here
         # rather than on a thread of their own (runs of a sweep start by the thousand).
-        snap = _capture.cached_snapshot(flags, os.getcwd()) if any(flags) else None
+        # git is captured from the working directory; without it, no getcwd is needed
+        self._capture_cwd = os.getcwd() if s.capture_git else ""
+        snap = _capture.cached_snapshot(flags, self._capture_cwd) if any(flags) else None
         if snap is not None or not any(flags):
             self._write_capture(snap)
             return
@@ -1015,7 +1161,7 @@ class Run:
         from runlab.sdk import _capture
 
         try:
-            snap = _capture.take_snapshot(flags, os.getcwd())
+            snap = _capture.take_snapshot(flags, self._capture_cwd)
         except Exception as exc:
             self._on_fault("metadata capture", exc)
             snap = None

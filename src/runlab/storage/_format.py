@@ -36,10 +36,12 @@ and the run's ``param_keys`` order, sent once per run.
 episode's own metric history (written when the episode ends).
 
 Lineage events (see ``runlab.storage._chain``): a log that continues another one starts with
-``{"type": "base", "run": <parent id>, "step": N, "gen": g}`` (a fork: the parent's points up
-to step N come first; ``g`` counts the parent's rewinds at fork time) or ``{"type": "base", "log": "archive/history-<k>.rlog", "step": N}`` (a rewound
-run: its archived log up to step N), as its first frame. A resumed run whose config changed
-appends ``{"type": "config_change", "changed": {key: new}, "previous": {key: old}, "at_step": N}``.
+a ``base`` event as its first frame. A fork's is ``{"type": "base", "run": <parent id>,
+"step": N, "gen": g}``: the parent's points up to step N come first (``g`` counts the parent's
+rewinds at fork time). A rewound run's is ``{"type": "base", "log":
+"archive/history-<k>.rlog", "step": N}``: its archived log's points up to step N. A resumed run
+whose config changed appends ``{"type": "config_change", "changed": {key: new}, "previous":
+{key: old}, "at_step": N}``.
 """
 
 from __future__ import annotations

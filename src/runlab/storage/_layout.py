@@ -14,6 +14,11 @@ A store is a directory (``./runlab`` by default)::
         archive/history-<k>.rlog  the log as it was before the run's k-th rewind
         edits.json              tags, notes, project set from outside (UI, ``runlab mv``)
         stop.json               a stop request (``runlab stop``); see ``Run.on_stop``
+        ranks/<label>/          a shared run's other processes (``init(shared=True,
+                                label=...)``), each writing only its own directory:
+          rank.json             that rank's state (label, pid, host, heartbeat, status,
+                                summary); never a ``run.json`` (see ``_ranks``)
+          history.rlog          that rank's own log, merged with the owner's by readers
       runs/.resumed/<run_id>    empty marker: the run was resumed (readers re-check it)
       runs/.auto/<key>          the run id last started with ``resume="auto"`` from one
                                 script and working directory (``key`` hashes both)
@@ -42,6 +47,10 @@ METADATA_JSON = "metadata.json"
 HISTORY_FILE = "history.rlog"
 FILES_DIR = "files"
 ARTIFACTS_DIR = "artifacts"
+RANKS_DIR = "ranks"
+"""A shared run's non-owner processes, one ``ranks/<label>/`` each (see ``_ranks``)."""
+RANK_JSON = "rank.json"
+"""A rank's state file in ``ranks/<label>/`` (the owner alone writes ``run.json``)."""
 SYSTEM_PREFIX = "system/"
 """History keys the system-metrics sampler writes (on their own step axis); users may not log
 them."""

@@ -14,6 +14,7 @@ retried on every flush.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -307,6 +308,8 @@ class _Pump:
         self._writers: list[HistoryWriter] = []
         self._event = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake_at = math.inf
+        """When the thread next wakes by itself (guarded by ``_lock``)."""
 
     def add(self, writer: HistoryWriter) -> None:
         writer._deadline = time.monotonic() + writer._period
@@ -317,7 +320,11 @@ class _Pump:
                     target=self._loop, name="runlab-writer", daemon=True
                 )
                 self._thread.start()
-        self._event.set()
+            # Waking the thread costs the caller a GIL hand-off: only when it would otherwise
+            # sleep past this writer's first flush (runs of a sweep start by the thousand).
+            sooner = writer._deadline < self._wake_at
+        if sooner:
+            self._event.set()
 
     def remove(self, writer: HistoryWriter) -> None:
         with self._lock, contextlib.suppress(ValueError):
@@ -337,10 +344,6 @@ class _Pump:
         while True:
             with self._lock:
                 writers = list(self._writers)
-            if not writers:
-                self._event.wait()
-                self._event.clear()
-                continue
             now = time.monotonic()
             for writer in writers:
                 if writer._wanted or now >= writer._deadline:
@@ -350,8 +353,10 @@ class _Pump:
                         writer._service()
                     except Exception as exc:  # one run's trouble must not stop the others
                         writer._fault("writer", exc)
-            soonest = min(w._deadline for w in writers)
-            self._event.wait(max(0.0, soonest - time.monotonic()))
+            with self._lock:  # a writer added from here on compares with this wake time
+                self._wake_at = min((w._deadline for w in self._writers), default=math.inf)
+                wake_at = self._wake_at
+            self._event.wait(None if wake_at == math.inf else max(0.0, wake_at - time.monotonic()))
             self._event.clear()
 
 

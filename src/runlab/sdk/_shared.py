@@ -1,0 +1,177 @@
+"""One run written by several processes: ``init(id=..., shared=True, label="rank-3")``.
+
+Every rank of a job (DDP, Slurm, MPI) opens the same run id with ``shared=True``. Each process
+writes through its own :class:`~runlab.storage._writer.HistoryWriter` into files only it
+writes; there is no writer shared between processes and no lock (DESIGN.md, principle 2).
+Readers merge the logs (see :mod:`runlab.storage._ranks` for the layout and the merge rule).
+
+- The **owner** (``label=None``, or ``"0"``/``"rank-0"``/``"rank0"``/``"rank_0"``) is the run
+  as a plain run would be: ``run.json``, ``history.rlog``, config, summary, heartbeat and the
+  final state. Exactly one process of the job must be the owner; a second one gets
+  ``RunExistsError``.
+- Every **other rank** writes only under ``runs/<id>/ranks/<label>/``: its ``history.rlog``
+  (its system metrics too), its ``rank.json`` (label, pid, host, heartbeat, status, config,
+  summary) and its ``files/``. ``run.dir`` of such a process is that directory. Its
+  ``finish()`` (or its exception) ends that rank only: the run's state stays the owner's.
+  A stop request for the run (``runlab stop``) reaches every rank.
+- Processes may start in any order: nothing a rank does depends on the owner having started.
+- Not supported yet: ``resume``, ``fork_from`` and ``resume_from`` with ``shared=True`` (an
+  error says so; ``RUNLAB_RESUME`` is not applied to shared runs).
+
+Nothing here runs for a plain run but one ``None`` check in ``init()``; ``log()`` is the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+from runlab._errors import RunExistsError
+from runlab.sdk._ids import check_id
+from runlab.storage._layout import (
+    FORMAT_VERSION,
+    RANK_JSON,
+    RANKS_DIR,
+    RUN_JSON,
+    RUNS_DIR,
+    STOP_JSON,
+    TRASH_DIR,
+)
+from runlab.storage._ranks import check_label, claim_json, is_owner
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    """What one process of a shared run is: its label and whether it owns the run."""
+
+    label: str | None
+    owner: bool
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """Added to the process's state file (``run.json`` or ``rank.json``)."""
+        return {"shared": {"label": self.label, "owner": self.owner}}
+
+    def state_file(self, home: Path) -> Path:
+        """The state file this process rewrites on every heartbeat."""
+        return home / (RUN_JSON if self.owner else RANK_JSON)
+
+    def stop_file(self, home: Path) -> Path:
+        """Where a stop request for the whole run is written (beside ``run.json``)."""
+        return (home if self.owner else home.parent.parent) / STOP_JSON
+
+    def open(
+        self,
+        root: Path,
+        run_id: str,
+        *,
+        project: str,
+        name: str,
+        created_at: float,
+        heartbeat_interval: float,
+    ) -> Path:
+        """Create (or join) the run directory and claim this process's place in it.
+
+        Returns:
+            The directory this process writes in: the run's for the owner, else
+            ``runs/<id>/ranks/<label>/``.
+
+        Raises:
+            RunExistsError: the id belonged to a deleted run, the run already has an owner
+                (for the owner), or the label is taken (for a rank).
+        """
+        run_dir = _join(root, run_id)
+        if self.owner:
+            record = {
+                "id": run_id,
+                "project": project,
+                "name": name,
+                "status": "running",
+                "created_at": created_at,
+                "heartbeat_at": created_at,
+                "heartbeat_interval": heartbeat_interval,
+                "config": {},
+                "summary": {},
+                "format": FORMAT_VERSION,
+                **self.fields,
+            }
+            try:
+                claim_json(run_dir / RUN_JSON, record)
+            except FileExistsError:
+                raise RunExistsError(
+                    f"shared run {run_id!r} in {root} already has an owner (its run.json "
+                    f"exists): exactly one process may start it with label=None or 'rank-0'; "
+                    f"give this one another label, or use a new id"
+                ) from None
+            return run_dir
+        assert self.label is not None
+        home = run_dir / RANKS_DIR / self.label
+        try:
+            os.makedirs(home.parent, exist_ok=True)
+            os.mkdir(home)
+        except FileExistsError:
+            raise RunExistsError(
+                f"rank label {self.label!r} is already taken in shared run {run_id!r} "
+                f"(ranks/{self.label}/ exists in {run_dir}): give every process of the job "
+                "its own label"
+            ) from None
+        return home
+
+
+def role(
+    shared: bool,
+    label: str | None,
+    run_id: str | None,
+    resumes: bool,
+) -> Role | None:
+    """Check ``init``'s shared-run arguments; the process's role, or None for a plain run.
+
+    Raises:
+        ValueError: ``shared=True`` without an id, ``label`` without ``shared=True``, an
+            invalid label, or shared with resume/fork/rewind.
+    """
+    if not shared:
+        if label is not None:
+            raise ValueError(
+                f"label={label!r} needs shared=True: a label names one process of a run "
+                "that several processes write (init(id=..., shared=True, label=...))"
+            )
+        return None
+    if shared is not True:
+        raise TypeError(f"shared must be a bool, not {type(shared).__name__} ({shared!r})")
+    if run_id is None:
+        raise ValueError(
+            "shared=True needs the run id every process of the job agrees on: pass "
+            "id=os.environ['RUNLAB_RUN_ID'] (or set RUNLAB_RUN_ID), or an id your launcher "
+            "provides (e.g. the Slurm job id)"
+        )
+    check_id(run_id)
+    if resumes:
+        raise ValueError(
+            "shared=True cannot be combined with resume, fork_from or resume_from yet: "
+            "start the shared run with a new id"
+        )
+    if label is not None:
+        check_label(label)
+    return Role(label, is_owner(label))
+
+
+def _join(root: Path, run_id: str) -> Path:
+    """``runs/<id>/``, created if missing, shared by every process (``exist_ok``): no process
+    waits for another. An id a deleted run had stays retired."""
+    runs = root / RUNS_DIR
+    path = runs / run_id
+    if os.path.lexists(root / TRASH_DIR / run_id):
+        raise RunExistsError(
+            f"run id {run_id!r} belonged to a deleted run in {root} (ids are never reused); "
+            "choose another id"
+        )
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    return path
