@@ -718,6 +718,8 @@ def ui_serve(p: Result) -> Result:
             for _ in range(p["repeats"])
         )
         out["metrics_s"] = get(f"/api/runs/{p['run_id']}/metrics")
+        # Wall-time axis: the key decoded again with its timestamps (the worst case for memory).
+        out["chart_time_s"] = get(chart, key="loss", width=1000, x="time")
         out["rss_mb"] = server.memory_info().rss / 1e6
         out["peak_rss_mb"] = _peak_rss_mb(proc.pid)
         body = client.get(chart, params={"key": "loss", "width": 1000}).json()

@@ -24,7 +24,8 @@ import time
 import runlab
 
 store, marks, steps, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-run = runlab.init(project="e2e", dir=store, settings={"flush_interval": 0.02})
+settings = {"flush_interval": 0.02, "heartbeat_interval": 0.2}
+run = runlab.init(project="e2e", dir=store, settings=settings)
 first = run.step
 for i in range(first, steps):
     run.log({"loss": 1.0 / (i + 1), "i": i})
@@ -89,12 +90,15 @@ def test_sigkill_then_resume_keeps_what_was_written(children: Any) -> None:
     run_dir, code = _interrupt(children, signal.SIGKILL, after=150)
     assert code == -signal.SIGKILL
     assert children.read_run_json(run_dir)["status"] == "running"  # its process is gone
+    api = runlab.Api(children.store)
+    children.wait_until(
+        lambda: api.run("job42").status is runlab.RunStatus.CRASHED, 10, "the run reads crashed"
+    )
     durable = read_history(run_dir)["step"].to_list()
     assert durable == list(range(len(durable)))  # a prefix: only the tail can be lost
     first = _finish(children)
     assert first == len(durable)
     _check_exact(run_dir)
-    api = runlab.Api(children.store)
     view = api.run("job42")
     assert view.status is runlab.RunStatus.FINISHED
     assert view.history(["i"])["i"].to_list() == list(range(N))

@@ -1,8 +1,10 @@
-"""Stop a run from outside: `runlab stop` / Api.stop reach the run's process within a beat."""
+"""Stopping runs from outside: `runlab stop` / Api.stop reach the run's process within a beat;
+a SIGTERM after every run ended is the program's own business."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,3 +78,27 @@ def test_a_registered_handler_is_called_instead(tmp_path: Path) -> None:
     view = runlab.Api(tmp_path).run("stop01")
     assert view.status is runlab.RunStatus.KILLED
     assert view.summary["stopped_at"] > 0
+
+
+def test_sigterm_after_every_run_ended_kills_the_process_quietly(tmp_path: Path) -> None:
+    # A program that used runlab earlier (a notebook kernel, a server recording a demo) and
+    # gets SIGTERM later dies by SIGTERM as it would without runlab: no Terminated traceback.
+    code = (
+        "import os, signal, sys, time, runlab\n"
+        f"with runlab.init(dir={str(tmp_path)!r}, settings={{'quiet': True}}) as run:\n"
+        "    run.log({'x': 1.0})\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM
+    assert b"Terminated" not in err, err.decode()

@@ -94,10 +94,6 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``runlab ui`` process on a free loopback port; yields its base URL."""
-    if not STATIC_INDEX.is_file():
-        unavailable(
-            f"the web app is not built: no {STATIC_INDEX} (cd ui && npm ci && npm run build)"
-        )
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNLAB_")}
@@ -140,6 +136,10 @@ def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    if not STATIC_INDEX.is_file():
+        unavailable(
+            f"the web app is not built: no {STATIC_INDEX} (cd ui && npm ci && npm run build)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

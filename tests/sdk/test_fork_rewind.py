@@ -189,3 +189,19 @@ def test_rewind_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fork_from and resume_from cannot be combined"):
         start(tmp_path, fork_from="p?_step=1", resume_from="p?_step=1")
     assert losses(tmp_path / "runs" / "p") == [(i, float(i)) for i in range(10)]
+
+
+def test_fork_summary_of_a_sparse_key_is_its_last_value_at_or_before_the_step(
+    tmp_path: Path,
+) -> None:
+    with start(tmp_path, id="p") as run:
+        for i in range(10):
+            run.log({"loss": float(i), **({"val": 10.0 * i} if i % 3 == 0 else {})})
+    child = start(tmp_path, fork_from="p?_step=5")
+    assert dict(child.summary) == {"loss": 5.0, "val": 30.0}
+    child.log({"val": 1.0}, step=6)
+    with pytest.raises(runlab.StepOrderError):
+        child.log({"val": 2.0}, step=2)  # steps of a key inherited from the parent go on
+    child.finish()
+    frame = read_history(child.dir, ["val"])
+    assert frame.drop_nulls()["val"].to_list() == [0.0, 30.0, 1.0]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from runlab.storage._episodes import EpisodeRecord, Unfinished
+    from runlab.storage._ranks import RankInfo
     from runlab.storage._trash import DeletedRun
 
 StatusFilter: TypeAlias = str | RunStatus | Collection[str | RunStatus] | None
@@ -202,18 +203,38 @@ class RunView(BaseRunView):
     def seed(self) -> int | None:
         return self._record.seed
 
-    def history(self, keys: Iterable[str] | None = None, *, archived: bool = False) -> pl.DataFrame:
+    def history(
+        self, keys: Iterable[str] | None = None, *, archived: bool = False, rank: str | None = None
+    ) -> pl.DataFrame:
         """Logged metrics as a frame: ``step``, ``timestamp`` and one column per key.
 
         ``system/*`` keys (system metrics, on their own step axis) only when named in ``keys``;
         :meth:`system_metrics` gives them all. A fork's history starts with its parent's
         points up to the fork step; a rewound run's leaves out what the rewind set aside.
+        A shared run's history merges every process's points (the owner's win a step both
+        logged, then ranks in label order; see :meth:`ranks`).
 
         Args:
             keys: only these keys (all when None).
             archived: instead, the points rewinds set aside, with an ``archive`` column (the
                 k of ``archive/history-<k>.rlog``; newest rewind first).
+            rank: instead, what one process of a shared run logged: a rank's label, or the
+                owner's (``"owner"`` when it has none).
+
+        Raises:
+            ValueError: no process of the run has the label ``rank``.
         """
+        wanted = None if keys is None else list(keys)
+        if rank is not None:
+            if archived:
+                raise ValueError("archived=True reads the owner's rewinds: leave out rank")
+            from runlab.storage._ranks import process_history
+
+            return process_history(self.dir, rank, wanted)
+        from runlab.storage._ranks import has_ranks, merged_history
+
+        if not archived and has_ranks(self.dir):
+            return merged_history(self.dir, wanted)
         if archived:
             from runlab.storage._reader import archived_history
 
@@ -266,18 +287,43 @@ class RunView(BaseRunView):
         return data if isinstance(data, dict) else {}
 
     def history_keys(self) -> list[str]:
-        """Every metric key this run logged (system metrics' ``system/*`` keys excepted)."""
+        """Every metric key this run logged (system metrics' ``system/*`` keys excepted); a
+        shared run's: every process's."""
         from runlab.storage._layout import SYSTEM_PREFIX
+        from runlab.storage._ranks import has_ranks, merged_keys
         from runlab.storage._reader import history_keys
 
+        if has_ranks(self.dir):
+            return merged_keys(self.dir)
         return [k for k in history_keys(self.dir) if not k.startswith(SYSTEM_PREFIX)]
 
-    def system_metrics(self, keys: Iterable[str] | None = None) -> pl.DataFrame:
+    def system_metrics(
+        self, keys: Iterable[str] | None = None, *, rank: str | None = None
+    ) -> pl.DataFrame:
         """System metrics (``system/*`` keys) as a frame: ``step`` is the sample index, not
-        the run's step; ``timestamp`` lines samples up with the logged history."""
+        the run's step; ``timestamp`` lines samples up with the logged history.
+
+        A shared run's are its owner's; ``rank`` (a label, see :meth:`ranks`) reads another
+        process's (each samples its own machine and process, on its own sample axis)."""
+        if rank is not None:
+            from runlab.storage._ranks import process_history
+
+            return process_history(
+                self.dir, rank, None if keys is None else list(keys), system=True
+            )
         from runlab.storage._reader import read_system_metrics  # imports Polars
 
         return read_system_metrics(self.dir, None if keys is None else list(keys))
+
+    def ranks(self) -> list[RankInfo]:
+        """The processes of a shared run (``init(shared=True, label=...)``): the owner first,
+        then the other ranks in label order (``rank-2`` before ``rank-10``), each with its
+        label, status (a rank whose heartbeat lapsed reads ``crashed``), heartbeat, pid, host,
+        config and summary. A failed rank does not fail the run: :attr:`status` is the
+        owner's. A plain run gives its one process, labelled ``"owner"``."""
+        from runlab.storage._ranks import read_ranks
+
+        return read_ranks(self.dir)
 
     def files(self) -> list[Path]:
         """Paths of the files under the run's ``files/`` directory, sorted."""

@@ -228,6 +228,10 @@ class Outbox:
             self._failed.add(what)
         self._on_fault(what, exc)
 
+    def has_failed(self, what: str) -> bool:
+        with self._lock:
+            return what in self._failed
+
     def record(self, alert: Alert) -> None:
         if self.record_dir is None:
             return
@@ -285,6 +289,8 @@ class Dispatcher:
                 job = self._jobs.popleft()
             try:
                 _deliver(job)
+            except Exception:  # a failing fault hook (warnings as errors) must not stop the thread
+                pass
             finally:
                 with self._cond:
                     self._pending -= 1
@@ -297,13 +303,15 @@ def _deliver(job: _Job) -> None:
     for sink in job.sinks:
         if alert.level.rank < sink.level.rank:
             continue
-        for attempt in range(ATTEMPTS):
+        what = f"sending alerts to {sink.name}"
+        attempts = 1 if outbox.has_failed(what) else ATTEMPTS  # a sink known down: no retries
+        for attempt in range(attempts):
             try:
                 sink.send(alert)
                 break
             except Exception as exc:  # a sink must never take the thread down
-                if attempt + 1 == ATTEMPTS or not getattr(exc, "retry", True):
-                    outbox.fault(f"sending alerts to {sink.name}", exc)
+                if attempt + 1 == attempts or not getattr(exc, "retry", True):
+                    outbox.fault(what, exc)
                     break
                 time.sleep(0.2 * (attempt + 1))
 

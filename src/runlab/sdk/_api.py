@@ -30,6 +30,8 @@ def init(
     resume: bool | str | None = None,
     fork_from: str | tuple[str, int] | None = None,
     resume_from: str | tuple[str, int] | None = None,
+    shared: bool = False,
+    label: str | None = None,
 ) -> Run:
     """Start a run and make it the current one.
 
@@ -58,6 +60,15 @@ def init(
             run's config and its history up to step N (by reference), then logs from N + 1.
         resume_from: ``"<id>?_step=N"``: rewind run ``id`` to step N. Its later points are
             archived (``RunView.history(archived=True)``) and logging goes on at N + 1.
+        shared: one run written by several processes (the ranks of a DDP/Slurm job): each
+            calls ``init(id=<the job's run id>, shared=True, label=...)`` and writes through its
+            own log, without locks; readers merge them. Needs ``id`` (or ``RUNLAB_RUN_ID``);
+            ``RUNLAB_RESUME`` is not applied. See "Multi-process (distributed) runs" in the
+            README and ``runlab.sdk._shared``.
+        label: with ``shared``, this process's name in the run (``"rank-3"``: 1-64 of
+            ``A-Za-z0-9._-``). The process without a label (or labelled ``"rank-0"``/``"0"``)
+            owns the run: its ``run.json``, config, summary and final state; the others write
+            only under ``ranks/<label>/``.
 
     Launchers pass run fields through the environment: ``RUNLAB_RUN_ID``, ``RUNLAB_RUN_NAME``,
     ``RUNLAB_RUN_GROUP`` and ``RUNLAB_RUN_CONFIG`` (a JSON object, under explicit ``config``)
@@ -88,7 +99,13 @@ def init(
     group = group if group is not None else env.get("RUNLAB_RUN_GROUP") or None
     if env.get("RUNLAB_RUN_CONFIG"):
         config = {**_env_config(env["RUNLAB_RUN_CONFIG"]), **(config or {})}
-    if resume is None and fork_from is None and resume_from is None and env.get("RUNLAB_RESUME"):
+    if (
+        resume is None
+        and fork_from is None
+        and resume_from is None
+        and not shared
+        and env.get("RUNLAB_RESUME")
+    ):
         from runlab.sdk._resume import check_resume
 
         resume = check_resume(env["RUNLAB_RESUME"], "RUNLAB_RESUME")
@@ -110,6 +127,8 @@ def init(
         resume=resume,
         fork_from=fork_from,
         resume_from=resume_from,
+        shared=shared,
+        label=label,
     )
 
 

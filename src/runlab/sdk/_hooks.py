@@ -134,6 +134,11 @@ def _exit_code(status: Any) -> int:
 
 
 def _on_sigterm(signum: int, _frame: Any) -> None:
+    if not _state.critical and not open_runs():
+        # No run to end (they all finished): die by SIGTERM exactly as without runlab.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     _state.terminated = True
     if _state.critical:
         _state.pending_signal = signum

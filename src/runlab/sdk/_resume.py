@@ -27,8 +27,8 @@ from runlab._errors import RunExistsError, RunNotFound
 from runlab._status import RunStatus, derive_status
 from runlab.sdk._config import MetricDefinition, SummaryTracker, check_definition
 from runlab.sdk._ids import check_id
-from runlab.storage._chain import archived_name, generation
-from runlab.storage._format import FILE_HEADER, KIND_EVENT, decode_history, encode_event, frame
+from runlab.storage._chain import StepScan, archived_name, generation, last_values
+from runlab.storage._format import FILE_HEADER, KIND_EVENT, encode_event, frame
 from runlab.storage._layout import (
     ARCHIVE_DIR,
     AUTO_DIR,
@@ -36,7 +36,6 @@ from runlab.storage._layout import (
     RESUMED_DIR,
     RUN_JSON,
     RUNS_DIR,
-    SYSTEM_PREFIX,
     read_json,
     write_bytes_atomic,
 )
@@ -352,7 +351,7 @@ def prepare(plan: Plan, run_dir: Path, config: Mapping[str, Any] | None) -> Rest
         base = {"type": "base", "run": plan.parent, "step": plan.step, "gen": gen}
         _write_base(run_dir, base)
         scan = scan_steps(run_dir)
-        tracker = _tracker_from_history(run_dir, _definitions(prior))
+        tracker = _tracker_from_history(run_dir, _definitions(prior), scan)
         lineage["fork"] = {"run": plan.parent, "step": plan.step}
         base_config = prior.get("config") if isinstance(prior.get("config"), dict) else {}
         merged = {**(base_config or {}), **dict(config or {})}
@@ -365,7 +364,7 @@ def prepare(plan: Plan, run_dir: Path, config: Mapping[str, Any] | None) -> Rest
         archived = _archive_log(run_dir)
         _write_base(run_dir, {"type": "base", "log": archived, "step": plan.step})
         scan = scan_steps(run_dir)
-        tracker = _tracker_from_history(run_dir, _definitions(prior))
+        tracker = _tracker_from_history(run_dir, _definitions(prior), scan)
         lineage["rewinds"] = [
             *lineage.get("rewinds", []),
             {"at": now, "step": plan.step, "archive": archived},
@@ -456,22 +455,34 @@ def _definitions(prior: Mapping[str, Any]) -> list[MetricDefinition]:
     return out
 
 
-def _tracker_from_history(run_dir: Path, definitions: list[MetricDefinition]) -> SummaryTracker:
-    """A summary folded from the run's (stitched) history, under the stored rules."""
+def _tracker_from_history(
+    run_dir: Path, definitions: list[MetricDefinition], scan: StepScan
+) -> SummaryTracker:
+    """A summary folded from the run's (stitched) history, under the stored rules: a ``last``
+    key costs one column of one block; only keys with another rule read all their values."""
     from runlab.storage._reader import read_series
 
     tracker = SummaryTracker()
     for definition in definitions:
         tracker.define(definition)
-    for key, series in read_series(run_dir).items():
-        if key.startswith(SYSTEM_PREFIX) or not len(series.values):
-            continue
-        tracker.update({key: (series.values.tolist(), [(0, len(series.values))])})
+    folded = [k for k in scan.key_last_step if _rule(tracker, k) not in (None, "last")]
+    last = {k: v for k, v in scan.last_frames.items() if k not in folded}
+    tracker.computed.update(last_values(last))
+    if folded:
+        for key, series in read_series(run_dir, folded).items():
+            if len(series.values):
+                tracker.update({key: (series.values.tolist(), [(0, len(series.values))])})
+    scan.last_frames.clear()
     return tracker
 
 
+def _rule(tracker: SummaryTracker, key: str) -> str | None:
+    rule = tracker.rule(key) if tracker.definitions else None
+    return None if rule is None else rule.summary
+
+
 def _tracker_from_summary(
-    prior: Mapping[str, Any], last_frames: Mapping[str, memoryview]
+    prior: Mapping[str, Any], last_frames: dict[str, tuple[memoryview, int | None]]
 ) -> SummaryTracker:
     """The stored summary, with each ``last``-summarised key's value taken from the log (exact
     even when ``run.json`` lags the log after a SIGKILL)."""
@@ -487,31 +498,9 @@ def _tracker_from_summary(
         for key, pair in means.items():
             if isinstance(pair, list) and len(pair) == 2:
                 tracker._mean[key] = (float(pair[0]), int(pair[1]))
-    by_frame: dict[int, tuple[memoryview, list[str]]] = {}
-    for key, payload in last_frames.items():
-        rule = tracker.rule(key) if tracker.definitions else None
-        if rule is None or rule.summary == "last":
-            by_frame.setdefault(id(payload), (payload, []))[1].append(key)
-    for payload, keys in by_frame.values():
-        tracker.computed.update(_last_values(payload, keys))
+    frames = {k: v for k, v in last_frames.items() if _rule(tracker, k) in (None, "last")}
+    tracker.computed.update(last_values(frames))
     return tracker
-
-
-def _last_values(payload: memoryview, keys: list[str]) -> dict[str, Any]:
-    import zlib
-
-    import numpy as np
-
-    from runlab.storage._reader import _NP_DTYPES
-
-    block = decode_history(payload, frozenset(keys))
-    out: dict[str, Any] = {}
-    for key, col in block.keys.items():
-        raw = zlib.decompress(col.values) if col.compressed else col.values
-        values = np.frombuffer(raw, dtype=_NP_DTYPES[col.dtype])
-        if len(values):
-            out[key] = values[-1].item()
-    return out
 
 
 def mean_state(tracker: SummaryTracker) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from runlab._errors import (
 )
 from runlab._settings import Settings
 from runlab._status import RunStatus
-from runlab.sdk import _hooks, _resume
+from runlab.sdk import _hooks, _resume, _shared
 from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
 from runlab.sdk._episode import (
     Episode,
@@ -182,6 +182,8 @@ class Run:
         resume: bool | str | None = None,
         fork_from: str | tuple[str, int] | None = None,
         resume_from: str | tuple[str, int] | None = None,
+        shared: bool = False,
+        label: str | None = None,
     ) -> None:
         self.settings = Settings.resolve(
             settings, dir=os.fspath(dir) if dir is not None else None, project=project, mode=mode
@@ -236,6 +238,8 @@ class Run:
         self._system: SystemSampler | None = None
         self._output_sink: Any = None
         self._previous = _current.get()
+        resumes = resume is not None or fork_from is not None or resume_from is not None
+        self._shared = _shared.role(shared, label, id, resumes)
         self._disabled = s.mode == "disabled"
         if self._disabled:
             self.id = check_id(id) if id is not None else new_id()
@@ -257,8 +261,23 @@ class Run:
         if start.kind in ("resume", "rewind"):
             assert start.run_id is not None
             self.id, self.dir = start.run_id, run_dir(s.dir, start.run_id)
+        elif self._shared is not None:  # one process of a multi-process run (see _shared)
+            self.id = self._shared.run_id
+            self.dir = self._shared.open(
+                Path(s.dir),
+                self._on_fault,
+                project=self.project,
+                name=self._name,
+                created_at=self.start_time,
+                heartbeat_interval=s.heartbeat_interval,
+            )
         else:
             self.id, self.dir = self._create_dir(Path(s.dir), start.run_id)
+        self._state_file, self._stop_file = (
+            (self.dir / RUN_JSON, self.dir / STOP_JSON)
+            if self._shared is None
+            else self._shared.files(self.dir)
+        )
         if start.kind != "new":
             restored = _resume.prepare(start, self.dir, config)
             self._continue(restored, name, tags, notes, description, group, job_type, seed)
@@ -388,7 +407,7 @@ class Run:
         now = _time()
         if now >= self._next_stop_check:
             self._next_stop_check = now + min(self.settings.heartbeat_interval, STOP_CHECK)
-            if self._stop_requested is None and os.path.exists(self.dir / STOP_JSON):
+            if self._stop_requested is None and os.path.exists(self._stop_file):
                 self._on_stop_request()
         if (
             self._dirty
@@ -513,10 +532,12 @@ class Run:
             means = _resume.mean_state(self._tracker)
             if means is not None:
                 data["summary_state"] = means
+            if self._shared is not None:
+                data.update(self._shared.fields)
             try:
-                write_json_atomic(self.dir / RUN_JSON, data)
+                write_json_atomic(self._state_file, data)
             except OSError as exc:
-                self._on_fault("run.json", exc)
+                self._on_fault(self._state_file.name, exc)
 
     # -- user-visible attributes ----------------------------------------------------------
 

@@ -24,14 +24,15 @@ Nothing here runs for a plain run but one ``None`` check in ``init()``; ``log()`
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runlab._errors import RunExistsError
 from runlab.sdk._ids import check_id
 from runlab.storage._layout import (
+    FILES_DIR,
     FORMAT_VERSION,
     RANK_JSON,
     RANKS_DIR,
@@ -47,6 +48,7 @@ from runlab.storage._ranks import check_label, claim_json, is_owner
 class Role:
     """What one process of a shared run is: its label and whether it owns the run."""
 
+    run_id: str
     label: str | None
     owner: bool
 
@@ -55,18 +57,18 @@ class Role:
         """Added to the process's state file (``run.json`` or ``rank.json``)."""
         return {"shared": {"label": self.label, "owner": self.owner}}
 
-    def state_file(self, home: Path) -> Path:
-        """The state file this process rewrites on every heartbeat."""
-        return home / (RUN_JSON if self.owner else RANK_JSON)
-
-    def stop_file(self, home: Path) -> Path:
-        """Where a stop request for the whole run is written (beside ``run.json``)."""
-        return (home if self.owner else home.parent.parent) / STOP_JSON
+    def files(self, home: Path) -> tuple[Path, Path]:
+        """The state file this process rewrites on every heartbeat (``run.json`` for the
+        owner, ``rank.json`` for a rank), and where a stop request for the whole run is
+        written (beside ``run.json``, which every rank watches)."""
+        if self.owner:
+            return home / RUN_JSON, home / STOP_JSON
+        return home / RANK_JSON, home.parent.parent / STOP_JSON
 
     def open(
         self,
         root: Path,
-        run_id: str,
+        on_fault: Callable[[str, BaseException], None],
         *,
         project: str,
         name: str,
@@ -74,6 +76,9 @@ class Role:
         heartbeat_interval: float,
     ) -> Path:
         """Create (or join) the run directory and claim this process's place in it.
+
+        A store that cannot be written is reported through ``on_fault`` (training goes on,
+        as for a plain run); only a conflict with another process raises.
 
         Returns:
             The directory this process writes in: the run's for the owner, else
@@ -83,41 +88,55 @@ class Role:
             RunExistsError: the id belonged to a deleted run, the run already has an owner
                 (for the owner), or the label is taken (for a rank).
         """
-        run_dir = _join(root, run_id)
-        if self.owner:
-            record = {
-                "id": run_id,
-                "project": project,
-                "name": name,
-                "status": "running",
-                "created_at": created_at,
-                "heartbeat_at": created_at,
-                "heartbeat_interval": heartbeat_interval,
-                "config": {},
-                "summary": {},
-                "format": FORMAT_VERSION,
-                **self.fields,
-            }
-            try:
+        run_id = self.run_id
+        run_dir = root / RUNS_DIR / run_id
+        home = run_dir if self.owner else run_dir / RANKS_DIR / str(self.label)
+        if os.path.lexists(root / TRASH_DIR / run_id):
+            raise RunExistsError(
+                f"run id {run_id!r} belonged to a deleted run in {root} (ids are never "
+                "reused); choose another id"
+            )
+        try:
+            # exist_ok: every process creates the run directory; none waits for another.
+            os.makedirs(home.parent if not self.owner else home, exist_ok=True)
+            if self.owner:
+                record = {
+                    "id": run_id,
+                    "project": project,
+                    "name": name,
+                    "status": "running",
+                    "created_at": created_at,
+                    "heartbeat_at": created_at,
+                    "heartbeat_interval": heartbeat_interval,
+                    "config": {},
+                    "summary": {},
+                    "format": FORMAT_VERSION,
+                    **self.fields,
+                }
                 claim_json(run_dir / RUN_JSON, record)
-            except FileExistsError:
+            else:
+                os.mkdir(home)
+        except FileExistsError:
+            if self.owner:
                 raise RunExistsError(
                     f"shared run {run_id!r} in {root} already has an owner (its run.json "
-                    f"exists): exactly one process may start it with label=None or 'rank-0'; "
-                    f"give this one another label, or use a new id"
+                    "exists): exactly one process may start it with label=None or 'rank-0'; "
+                    "give this one another label, or use a new id"
                 ) from None
-            return run_dir
-        assert self.label is not None
-        home = run_dir / RANKS_DIR / self.label
-        try:
-            os.makedirs(home.parent, exist_ok=True)
-            os.mkdir(home)
-        except FileExistsError:
             raise RunExistsError(
                 f"rank label {self.label!r} is already taken in shared run {run_id!r} "
                 f"(ranks/{self.label}/ exists in {run_dir}): give every process of the job "
                 "its own label"
             ) from None
+        except OSError as exc:
+            on_fault("mkdir", exc)
+            return home
+        try:
+            os.mkdir(home / FILES_DIR)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            on_fault("mkdir", exc)
         return home
 
 
@@ -148,7 +167,7 @@ def role(
             "id=os.environ['RUNLAB_RUN_ID'] (or set RUNLAB_RUN_ID), or an id your launcher "
             "provides (e.g. the Slurm job id)"
         )
-    check_id(run_id)
+    run_id = check_id(run_id)
     if resumes:
         raise ValueError(
             "shared=True cannot be combined with resume, fork_from or resume_from yet: "
@@ -156,22 +175,4 @@ def role(
         )
     if label is not None:
         check_label(label)
-    return Role(label, is_owner(label))
-
-
-def _join(root: Path, run_id: str) -> Path:
-    """``runs/<id>/``, created if missing, shared by every process (``exist_ok``): no process
-    waits for another. An id a deleted run had stays retired."""
-    runs = root / RUNS_DIR
-    path = runs / run_id
-    if os.path.lexists(root / TRASH_DIR / run_id):
-        raise RunExistsError(
-            f"run id {run_id!r} belonged to a deleted run in {root} (ids are never reused); "
-            "choose another id"
-        )
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST:
-            raise
-    return path
+    return Role(run_id, label, is_owner(label))

@@ -187,3 +187,40 @@ class EpisodeStatsOut(BaseModel):
 
 class ScenarioOut(BaseModel):
     yaml: str | None
+
+
+# -- run operations (``_ops.py``) ------------------------------------------------------------
+
+
+class DeleteIn(IdsIn):
+    """``POST /api/runs/delete``: ``force`` deletes runs that are still running too."""
+
+    force: bool = False
+
+
+class StoppedOut(BaseModel):
+    """Whether the run was running (and so was asked to stop)."""
+
+    stopped: bool
+
+
+class TrashRunOut(BaseModel):
+    """A deleted run; name, project and status are null when its ``run.json`` is unreadable."""
+
+    id: str
+    deleted_at: float
+    name: str | None
+    project: str | None
+    status: str | None
+
+
+class TrashOut(BaseModel):
+    runs: list[TrashRunOut]
+
+
+class RestoredOut(BaseModel):
+    restored: list[str]
+
+
+class PurgedOut(BaseModel):
+    purged: list[str]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from runlab.server._backend import Backend, backend, json_response
 from runlab.server._models import (
     DeletedOut,
+    DeleteIn,
     EditIn,
     GroupsOut,
     IdsIn,
@@ -27,7 +28,6 @@ from runlab.server._models import (
     TagsIn,
 )
 from runlab.server._table import (
-    columns,
     groups,
     json_safe,
     page_json,
@@ -76,7 +76,8 @@ def runs(
     if sort != "created_at" or order != "desc":  # the catalog's order is created_at desc
         rows = sort_rows(rows, sort, order == "desc")
     shown = rows[offset:] if limit is None else rows[offset : offset + limit]
-    return Response(page_json(shown, len(rows), columns(all_rows)), media_type="application/json")
+    body = page_json(shown, len(rows), api.table.columns(all_rows))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/projects/{project}/groups", response_model=GroupsOut)
@@ -108,10 +109,11 @@ def edit_run(api: Api, run_id: str, body: EditIn) -> Response:
 
 
 @router.post("/runs/delete", response_model=DeletedOut)
-def delete_runs(api: Api, body: IdsIn) -> Response:
-    """Delete runs by exact id; nothing is deleted when one is missing."""
+def delete_runs(api: Api, body: DeleteIn) -> Response:
+    """Soft-delete runs by exact id (restorable from the trash); nothing is deleted when one is
+    missing, or when one is still running unless ``force``."""
     ids = list(dict.fromkeys(body.ids))
-    api.store.delete(ids)
+    api.store.delete(ids, force=body.force)
     api.table.forget()
     return json_response({"deleted": ids})
 

@@ -306,8 +306,10 @@ class SeriesCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], tuple[tuple[int, int], Series]] = OrderedDict()
         self._bytes = 0
+        self._decoding = threading.Lock()
 
     def get(self, run_dir: Path, key: str, *, with_times: bool) -> Series:
+        """The series of ``key`` in the run at ``run_dir`` (empty when never logged)."""
         path = Path(run_dir) / HISTORY_FILE
         try:
             st = os.stat(path)
@@ -316,23 +318,37 @@ class SeriesCache:
         except FileNotFoundError:
             stamp, identity = (0, 0), (0, 0)
         slot = (str(run_dir), key)
+        found = self._lookup(slot, stamp, identity, with_times)
+        if isinstance(found, Series):
+            return found
+        # One decode at a time: concurrent charts never hold several big transient copies.
+        with self._decoding:
+            found = self._lookup(slot, stamp, identity, with_times)  # decoded meanwhile?
+            if isinstance(found, Series):
+                return found
+            if found is not None:  # the log grew: read only what was appended
+                series = decode(run_dir, key, with_times=with_times, after=found[1])
+            else:
+                self._drop(slot)  # never hold two copies of a big series
+                series = decode(run_dir, key, with_times=with_times)
+            self._put(slot, stamp, series)
+            return series
+
+    def _lookup(
+        self, slot: tuple[str, str], stamp: tuple[int, int], identity: tuple[int, int], times: bool
+    ) -> Series | tuple[None, Series] | None:
+        """The cached series when current; ``(None, series)`` when its log only grew since."""
         with self._lock:
             hit = self._entries.get(slot)
-            if hit is not None:
-                self._entries.move_to_end(slot)
-        if hit is not None:
-            cached_stamp, series = hit
-            usable = series.identity == identity and (series.times is not None or not with_times)
-            if usable and cached_stamp == stamp:
-                return series
-            if usable and stamp[0] > cached_stamp[0]:
-                series = decode(run_dir, key, with_times=with_times, after=series)
-                self._put(slot, stamp, series)
-                return series
-        self._drop(slot)  # before decoding again: never hold two copies of a big series
-        series = decode(run_dir, key, with_times=with_times)
-        self._put(slot, stamp, series)
-        return series
+            if hit is None:
+                return None
+            self._entries.move_to_end(slot)
+        cached_stamp, series = hit
+        if series.identity != identity or (times and series.times is None):
+            return None
+        if cached_stamp == stamp:
+            return series
+        return (None, series) if stamp[0] > cached_stamp[0] else None
 
     def _drop(self, slot: tuple[str, str]) -> None:
         with self._lock:

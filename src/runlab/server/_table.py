@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runlab._errors import StorageError
 from runlab._status import RunStatus
 from runlab.query._api import RunView
 from runlab.query._filter import Filter, parse, parse_key, resolve
@@ -155,6 +156,7 @@ class RunTable:
         self._rows: dict[str, Row] = {}
         self._projects: dict[str, list[Row]] = {}
         self._fresh_until = -math.inf
+        self._columns: tuple[list[Row], dict[str, list[str]]] | None = None
 
     def rows(self, project: str) -> list[Row]:
         """The project's rows, newest first (the catalog's order)."""
@@ -167,7 +169,10 @@ class RunTable:
             # Within the store's own sync interval, answer as the store would: from what it has.
             if cached is not None and not synced and time.monotonic() < self._fresh_until:
                 return cached
-        signatures = store.catalog.signatures()
+        try:
+            signatures = store.catalog.signatures()
+        except StorageError:  # the store falls back to reading run directories: do not cache
+            return [make_row(r, "", store.runs_dir) for r in store.list_runs(project=project)]
         with self._lock:
             self._fresh_until = time.monotonic() + SYNC_INTERVAL
             if signatures != self._signatures:
@@ -190,6 +195,16 @@ class RunTable:
             if signatures == self._signatures:
                 self._projects[project] = rows
         return rows
+
+    def columns(self, rows: list[Row]) -> dict[str, list[str]]:
+        """:func:`columns` of ``rows``, remembered for the list :meth:`rows` last returned."""
+        with self._lock:
+            if self._columns is not None and self._columns[0] is rows:
+                return self._columns[1]
+        found = columns(rows)
+        with self._lock:
+            self._columns = (rows, found)
+        return found
 
     def forget(self) -> None:
         """Drop the per-project lists (after an edit made by this server)."""

@@ -30,6 +30,7 @@ from runlab.storage._format import (
     KIND_HISTORY,
     ScanReport,
     _crc,
+    block_steps,
     decode_event,
     decode_steps,
     first_step_range,
@@ -162,8 +163,9 @@ class StepScan:
     """Each user key's last step (steps never go back per key)."""
     system_samples: int = 0
     """How many system-metric samples the run's own logs hold (the next sample index)."""
-    last_frames: dict[str, memoryview] = field(default_factory=dict)
-    """For each key, the payload of the last block of the run's *current* log holding it."""
+    last_frames: dict[str, tuple[memoryview, int | None]] = field(default_factory=dict)
+    """For each user key, the payload of the last block holding its last point, and the cut
+    that applies to that block (see :func:`last_values`)."""
     report: ScanReport = field(default_factory=ScanReport)
     """The scan of the current log (``valid_end``: where a resumed writer may append)."""
 
@@ -180,15 +182,44 @@ def scan_steps(run_dir: Path) -> StepScan:
     out = StepScan()
     own = segments[-1]
     for segment in segments:
-        is_own = segment is own
-        report = out.report if is_own else None
+        report = out.report if segment is own else None
         for fr in iter_frames(segment.buf, report):
             if fr.kind == KIND_HISTORY:
-                _fold_block(out, fr.payload, segment, is_own)
+                _fold_block(out, fr.payload, segment)
     return out
 
 
-def _fold_block(out: StepScan, payload: memoryview, segment: Segment, is_own: bool) -> None:
+def last_values(frames: dict[str, tuple[memoryview, int | None]]) -> dict[str, Any]:
+    """Each key's last value, from :attr:`StepScan.last_frames` (one column decoded per key)."""
+    import zlib
+
+    import numpy as np
+
+    from runlab.storage._format import decode_history
+
+    by_block: dict[int, tuple[memoryview, int | None, list[str]]] = {}
+    for key, (payload, upto) in frames.items():
+        by_block.setdefault(id(payload), (payload, upto, []))[2].append(key)
+    out: dict[str, Any] = {}
+    for payload, upto, keys in by_block.values():
+        block = decode_history(payload, frozenset(keys))
+        steps = None if upto is None else block_steps(block)
+        for key, col in block.keys.items():
+            raw = zlib.decompress(col.values) if col.compressed else col.values
+            values = np.frombuffer(raw, dtype=_NP_DTYPES[col.dtype])
+            index = len(values) - 1
+            if steps is not None and upto is not None:
+                mine = steps if col.rows is None else steps[_rows(col.rows)]
+                index = int(np.searchsorted(mine, upto, side="right")) - 1
+            if index >= 0:
+                out[key] = values[index].item()
+    return out
+
+
+_NP_DTYPES = {"d": "<f8", "q": "<i8", "?": "?"}
+
+
+def _fold_block(out: StepScan, payload: memoryview, segment: Segment) -> None:
     n, flags, steps_raw, keys = decode_steps(payload)
     first = first_step_range(flags, steps_raw)
     steps: Any = None
@@ -215,9 +246,8 @@ def _fold_block(out: StepScan, payload: memoryview, segment: Segment, is_own: bo
             last = int(mine[-1])
         if last >= out.key_last_step.get(name, -1):
             out.key_last_step[name] = last
+            out.last_frames[name] = (payload, upto)
         out.last_step = max(out.last_step, last)
-        if is_own:
-            out.last_frames[name] = payload
 
 
 def _rows(rows: bytes) -> Any:

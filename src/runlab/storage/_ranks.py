@@ -52,13 +52,13 @@ from runlab.storage._chain import read_log_file
 from runlab.storage._format import KIND_HISTORY, iter_frames
 from runlab.storage._layout import (
     HISTORY_FILE,
+    O_CLOEXEC,
     RANK_JSON,
     RANKS_DIR,
     RUN_JSON,
     SYSTEM_PREFIX,
     json_default,
     read_json,
-    write_bytes_atomic,
 )
 
 if TYPE_CHECKING:
@@ -136,20 +136,26 @@ def claim_json(path: Path, data: dict[str, Any]) -> None:
     """
     text = json.dumps(data, separators=(",", ":"), default=json_default).encode("utf-8")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.claim")
-    write_bytes_atomic(tmp, text)
+    _write_new(tmp, text)
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise
     except OSError:  # no hard links here: exclusive create, then write
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            os.write(fd, text)
-        finally:
-            os.close(fd)
+        _write_new(path, text)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 # -- rank states -----------------------------------------------------------------------------
@@ -212,8 +218,9 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 def _info(data: dict[str, Any], label: str, owner: bool) -> RankInfo:
     def num(name: str) -> float | None:
         value = data.get(name)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return float(value) if ok else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return None
 
     def text(name: str) -> str | None:
         value = data.get(name)
@@ -225,7 +232,9 @@ def _info(data: dict[str, Any], label: str, owner: bool) -> RankInfo:
         stored = RunStatus.RUNNING
     interval = num("heartbeat_interval") or 10.0
     heartbeat = num("heartbeat_at")
-    writer = data.get("writer") if isinstance(data.get("writer"), dict) else {}
+    writer = data.get("writer")
+    if not isinstance(writer, dict):
+        writer = {}
     pid = writer.get("pid")
     host = writer.get("host")
     exit_code = data.get("exit_code")
@@ -330,7 +339,9 @@ def merged_keys(run_dir: Path) -> list[str]:
 
     seen = dict.fromkeys(k for k in history_keys(run_dir) if not _is_system(k))
     for label in rank_labels(run_dir):
-        seen.update(dict.fromkeys(k for k in _rank_series(run_dir, label, None) if not _is_system(k)))
+        seen.update(
+            dict.fromkeys(k for k in _rank_series(run_dir, label, None) if not _is_system(k))
+        )
     return list(seen)
 
 

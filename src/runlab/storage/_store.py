@@ -412,15 +412,21 @@ def _index(catalog: Catalog, directory: Path, *, full: bool) -> SyncReport:
     # Read the catalog before listing: a run another reader indexes in between is then either
     # unknown here or already on disk when we list, so it is never mistaken for a removed one.
     known = catalog.signatures()
+    # Ended runs that may have been resumed since are re-checked like running ones (no cost
+    # per run when there is no marker).
+    marked = _resumed_ids(directory) & known.keys()
+    if marked:
+        known = dict(known)
+        for run_id in marked:
+            known[run_id] = (known[run_id][0], RunStatus.RUNNING.value)
     ids = _list_run_ids(directory)
     present = set(ids)
     gone = [run_id for run_id in known if run_id not in present]
     changed: list[tuple[RunRecord, str]] = []
     unreadable: list[str] = []
-    resumed = _resumed_ids(directory)  # ended runs that may have been resumed since
     for run_id in ids:
         seen = known.get(run_id)
-        if seen is not None and not full and seen[1] in TERMINAL and run_id not in resumed:
+        if seen is not None and not full and seen[1] in TERMINAL:
             continue
         path = directory / run_id / RUN_JSON
         try:

@@ -95,6 +95,7 @@ def _full_record(run_id: str = "abc123def") -> RunRecord:
         exit_code=1,
         err_msg="ValueError: boom",
         seed=2**100 + 7,
+        progress_deadline=1_700_000_595.5,
     )
 
 

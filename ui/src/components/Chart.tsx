@@ -154,6 +154,7 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
     const el = host.current;
     if (!el) return;
     const { series, data, labels, colors } = builtRef.current;
+    const grid = getComputedStyle(document.documentElement).getPropertyValue("--grid").trim() || "#eef0f3";
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -169,15 +170,15 @@ export function Chart({ lines, xAxis, smoothing, logScale, height = 200, onZoom,
       axes: [
         {
           stroke: "#6b7280",
-          grid: { stroke: "#eef0f3", width: 1 },
-          ticks: { stroke: "#e5e7eb", width: 1 },
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
           font: "11px system-ui, sans-serif",
           size: 36,
         },
         {
           stroke: "#6b7280",
-          grid: { stroke: "#eef0f3", width: 1 },
-          ticks: { stroke: "#e5e7eb", width: 1 },
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
           font: "11px system-ui, sans-serif",
           size: 56,
           values: (_u, splits) => splits.map((v) => formatValue(v)),
