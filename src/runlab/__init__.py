@@ -38,10 +38,10 @@ from runlab.sdk._episode import Episode, EpisodeFinishedError, EpisodeStatus
 
 if TYPE_CHECKING:
     from runlab import metrics, scenarios, sweep
-    from runlab.sdk._alerts import AlertLevel
     from runlab.query import Api, RunCollection, RunView, runs
     from runlab.query._mlflow import iter_run_dirs
     from runlab.scenario import Scenario
+    from runlab.sdk._alerts import AlertLevel
     from runlab.sweep import ExperimentGrid, SweepError, call_experiment, setup_logger_kwargs
 
 __version__ = "0.1.0"

@@ -110,10 +110,10 @@ def test_unchanged_config_writes_no_event(tmp_path: Path) -> None:
 
 
 def test_fields_kept_unless_given_and_resumed_list(tmp_path: Path) -> None:
-    run_dir = first_run(tmp_path, name="first", tags=["a"], notes="n1")
+    run_dir = first_run(tmp_path, name="first", tags=["a"], notes="n1", project="proj")
     created = run_json(run_dir)["created_at"]
     run = start(tmp_path, id="r1", resume="allow", notes="n2")
-    assert (run.name, run.tags, run.notes) == ("first", ("a",), "n2")
+    assert (run.project, run.name, run.tags, run.notes) == ("proj", "first", ("a",), "n2")
     data = run_json(run_dir)
     assert data["status"] == "running"
     assert data["ended_at"] is None and data["exit_code"] is None and data["err_msg"] is None
@@ -264,3 +264,19 @@ def test_torn_tail_is_cut_before_the_resumed_run_appends(tmp_path: Path) -> None
     frame = read_history(run_dir, ["loss"])
     assert frame["step"].to_list() == list(range(11))
     assert scan_steps(run_dir).report.torn_tail is False
+
+
+def test_system_metric_samples_go_on_after_a_resume(tmp_path: Path) -> None:
+    import time
+
+    from runlab.storage._reader import read_system_metrics
+
+    settings = {**FAST, "system_metrics_interval": 0.05}
+    for resume in (None, "allow"):
+        run = start(tmp_path, id="sys", resume=resume, settings=settings)
+        run.log({"loss": 1.0})
+        time.sleep(0.4)
+        run.finish()
+    steps = read_system_metrics(run.dir)["step"].to_list()
+    assert len(steps) >= 4
+    assert steps == list(range(len(steps)))  # one axis, no sample index used twice

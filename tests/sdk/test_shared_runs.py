@@ -6,6 +6,7 @@ still has its own writer and files); ``tests/e2e/test_shared_runs.py`` runs real
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -266,3 +267,17 @@ def test_a_stop_request_reaches_every_rank(tmp_path: Path) -> None:
     while len(asked) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sorted(asked) == ["owner", "rank-1"]
+
+
+def test_a_rank_whose_heartbeat_lapsed_reads_crashed(tmp_path: Path) -> None:
+    owner = join(tmp_path)
+    rank = join(tmp_path, "rank-1")
+    rank.finish()
+    state = read_json(rank.dir / RANK_JSON)
+    state.update(status="running", ended_at=None, heartbeat_at=time.time() - 1000)
+    (rank.dir / RANK_JSON).write_text(json.dumps(state), encoding="utf-8")  # a SIGKILLed rank
+    by_label = {r.label: r for r in view(tmp_path).ranks()}
+    assert by_label["rank-1"].status is RunStatus.CRASHED
+    assert by_label["rank-1"].stored_status is RunStatus.RUNNING
+    assert by_label["owner"].status is RunStatus.RUNNING  # the run's state is the owner's
+    owner.finish()

@@ -6,6 +6,7 @@ import { ProjectsPage } from "./pages/Projects";
 import { RunsPage } from "./pages/Runs";
 import { RunPage } from "./pages/Run";
 import { ComparePage } from "./pages/Compare";
+import { TrashPage } from "./pages/Trash";
 
 export function App() {
   const loc = useLocation();
@@ -16,7 +17,8 @@ export function App() {
   }, []);
 
   let crumbs: { label: string; href?: string }[] = [];
-  if (route.page !== "projects" && route.page !== "notfound") {
+  if (route.page === "trash") crumbs = [{ label: "Deleted runs" }];
+  else if (route.page !== "projects" && route.page !== "notfound") {
     crumbs = [{ label: route.project, href: paths.runs(route.project) }];
     if (route.page === "run") crumbs.push({ label: route.id });
     if (route.page === "compare") crumbs.push({ label: "compare" });
@@ -40,6 +42,9 @@ export function App() {
           ids={(loc.search.get("runs") ?? "").split(",").filter(Boolean)}
         />
       );
+      break;
+    case "trash":
+      page = <TrashPage />;
       break;
     default:
       page = (

@@ -110,6 +110,15 @@ export interface EpisodeStats {
   rows: Record<string, unknown>[];
 }
 
+/** A deleted run waiting in the trash; name, project and status are null when unreadable. */
+export interface TrashRun {
+  id: string;
+  deleted_at: number;
+  name: string | null;
+  project: string | null;
+  status: string | null;
+}
+
 export interface Info {
   version: string;
   dir: string;
@@ -240,6 +249,12 @@ export const api = {
     request<RunDetail>(`/api/runs/${enc(id)}`, { method: "PATCH", body }),
   deleteRuns: (ids: string[]) =>
     request<{ deleted: string[] }>("/api/runs/delete", { method: "POST", body: { ids } }),
+  stopRun: (id: string) => request<{ stopped: boolean }>(`/api/runs/${enc(id)}/stop`, { method: "POST" }),
+  trash: () => request<{ runs: TrashRun[] }>("/api/trash"),
+  restoreRuns: (ids: string[]) =>
+    request<{ restored: string[] }>("/api/runs/restore", { method: "POST", body: { ids } }),
+  purgeRuns: (ids: string[]) =>
+    request<{ purged: string[] }>("/api/trash/purge", { method: "POST", body: { ids } }),
   tagRuns: (ids: string[], add: string[], remove: string[]) =>
     request<{ runs: RunRow[] }>("/api/runs/tags", { method: "POST", body: { ids, add, remove } }),
   moveRuns: (ids: string[], project: string) =>

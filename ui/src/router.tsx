@@ -1,4 +1,4 @@
-// History-API routing for the four routes of ui/API.md.
+// History-API routing for the routes of ui/API.md.
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
@@ -7,11 +7,13 @@ export type Route =
   | { page: "runs"; project: string }
   | { page: "run"; project: string; id: string }
   | { page: "compare"; project: string }
+  | { page: "trash" }
   | { page: "notfound" };
 
 export function parseRoute(pathname: string): Route {
   const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: "projects" };
+  if (parts.length === 1 && parts[0] === "trash") return { page: "trash" };
   if (parts[0] !== "projects" || parts.length < 2) return { page: "notfound" };
   const project = parts[1];
   if (parts.length === 2) return { page: "runs", project };
@@ -60,6 +62,7 @@ export const paths = {
   runs: (p: string) => `/projects/${encodeURIComponent(p)}`,
   run: (p: string, id: string, tab?: string) =>
     `/projects/${encodeURIComponent(p)}/runs/${encodeURIComponent(id)}${tab ? `?tab=${tab}` : ""}`,
+  trash: () => "/trash",
   compare: (p: string, ids: string[]) =>
     `/projects/${encodeURIComponent(p)}/compare?runs=${ids.map(encodeURIComponent).join(",")}`,
 };

@@ -7,6 +7,7 @@ from runlab.query._load import TypedViews, load, runs
 from runlab.query._view import MISSING, BaseRunView, RunInfo
 from runlab.storage._catalog import ProjectInfo
 from runlab.storage._episodes import EpisodeNotFound, EpisodeRecord
+from runlab.storage._ranks import RankInfo
 
 __all__ = [
     "MISSING",
@@ -17,6 +18,7 @@ __all__ = [
     "Filter",
     "GroupBy",
     "ProjectInfo",
+    "RankInfo",
     "RunCollection",
     "RunInfo",
     "RunView",

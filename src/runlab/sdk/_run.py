@@ -28,7 +28,7 @@ from runlab._errors import (
 )
 from runlab._settings import Settings
 from runlab._status import RunStatus
-from runlab.sdk import _hooks, _resume, _shared
+from runlab.sdk import _hooks, _resume
 from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
 from runlab.sdk._episode import (
     Episode,
@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from runlab.query._view import BaseRunView
     from runlab.scenario import Scenario
     from runlab.sdk._alerts import AlertLevel, Outbox
+    from runlab.sdk._shared import Role
     from runlab.system._metrics import SystemSampler
 
 _EPISODE_OUTCOME = {
@@ -238,8 +239,12 @@ class Run:
         self._system: SystemSampler | None = None
         self._output_sink: Any = None
         self._previous = _current.get()
-        resumes = resume is not None or fork_from is not None or resume_from is not None
-        self._shared = _shared.role(shared, label, id, resumes)
+        self._shared: Role | None = None
+        if shared or label is not None:  # one process of a multi-process run (see _shared)
+            from runlab.sdk._shared import role
+
+            resumes = resume is not None or fork_from is not None or resume_from is not None
+            self._shared = role(shared, label, id, resumes)
         self._disabled = s.mode == "disabled"
         if self._disabled:
             self.id = check_id(id) if id is not None else new_id()
@@ -261,7 +266,7 @@ class Run:
         if start.kind in ("resume", "rewind"):
             assert start.run_id is not None
             self.id, self.dir = start.run_id, run_dir(s.dir, start.run_id)
-        elif self._shared is not None:  # one process of a multi-process run (see _shared)
+        elif self._shared is not None:
             self.id = self._shared.run_id
             self.dir = self._shared.open(
                 Path(s.dir),
@@ -280,7 +285,8 @@ class Run:
         )
         if start.kind != "new":
             restored = _resume.prepare(start, self.dir, config)
-            self._continue(restored, name, tags, notes, description, group, job_type, seed)
+            given = (project, name, tags, notes, description, group, job_type, seed)
+            self._continue(restored, *given)
         self._writer = HistoryWriter(
             self.dir / HISTORY_FILE,
             flush_interval=s.flush_interval,
@@ -662,9 +668,8 @@ class Run:
             ValueError: ``expect_next_in`` is not a positive, finite number of seconds.
         """
         seconds = expect_next_in
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds:
-            seconds = float("nan")
-        if not seconds < float("inf"):
+        number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        if not (number and 0 < seconds < float("inf")):  # NaN fails the comparison too
             raise ValueError(
                 f"report_progress(expect_next_in={expect_next_in!r}): give the seconds until "
                 "the next report, a finite number > 0"
@@ -1013,6 +1018,7 @@ class Run:
     def _continue(
         self,
         restored: _resume.Restored,
+        project: str | None,
         name: str | None,
         tags: Iterable[str] | None,
         notes: str | None,
@@ -1034,6 +1040,8 @@ class Run:
         created = prior.get("created_at")
         if isinstance(created, (int, float)) and not isinstance(created, bool):
             self.start_time = float(created)
+        if project is None and isinstance(prior.get("project"), str):
+            self.project = prior["project"]
         if name is None and isinstance(prior.get("name"), str):
             self._name = prior["name"]
         if tags is None and isinstance(prior.get("tags"), list):

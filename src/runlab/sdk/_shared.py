@@ -18,7 +18,8 @@ Readers merge the logs (see :mod:`runlab.storage._ranks` for the layout and the 
 - Not supported yet: ``resume``, ``fork_from`` and ``resume_from`` with ``shared=True`` (an
   error says so; ``RUNLAB_RESUME`` is not applied to shared runs).
 
-Nothing here runs for a plain run but one ``None`` check in ``init()``; ``log()`` is the same.
+A plain run does not even import this module (one test in ``init()``), and ``log()`` is the
+same code for every run.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from runlab.storage._layout import (
     STOP_JSON,
     TRASH_DIR,
 )
-from runlab.storage._ranks import check_label, claim_json, is_owner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +100,8 @@ class Role:
             # exist_ok: every process creates the run directory; none waits for another.
             os.makedirs(home.parent if not self.owner else home, exist_ok=True)
             if self.owner:
+                from runlab.storage._ranks import claim_json
+
                 record = {
                     "id": run_id,
                     "project": project,
@@ -159,6 +161,8 @@ def role(
                 "that several processes write (init(id=..., shared=True, label=...))"
             )
         return None
+    from runlab.storage._ranks import check_label, is_owner  # only for shared runs
+
     if shared is not True:
         raise TypeError(f"shared must be a bool, not {type(shared).__name__} ({shared!r})")
     if run_id is None:

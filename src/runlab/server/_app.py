@@ -18,6 +18,7 @@ from runlab._errors import (
     InvalidRunId,
     MultipleMatchError,
     NoMatchError,
+    RunExistsError,
     RunlabError,
     RunNotFound,
     StorageError,
@@ -77,6 +78,7 @@ def create_app(
 
     from runlab.server._backend import Backend
     from runlab.server._data import router as data_router
+    from runlab.server._ops import router as ops_router
     from runlab.server._runs import router as runs_router
     from runlab.server._series import CACHE_BYTES
 
@@ -100,6 +102,7 @@ def create_app(
     }
     app.include_router(runs_router, prefix="/api", responses=error_responses)
     app.include_router(data_router, prefix="/api", responses=error_responses)
+    app.include_router(ops_router, prefix="/api", responses=error_responses)
     _install_errors(app)
     _install_static(app, Path(static_dir) if static_dir is not None else STATIC_DIR)
     hosts = allowed_hosts(host, port, trusted_hosts or ())
@@ -125,6 +128,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NoMatchError, 404),
     (FileNotFoundError, 404),
     (MultipleMatchError, 409),
+    (RunExistsError, 409),  # restoring a run whose id a live run holds
     (FilterSyntaxError, 400),
     (InvalidRunId, 400),
     (UnsafePath, 400),

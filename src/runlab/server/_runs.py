@@ -17,7 +17,6 @@ from runlab.server._models import (
     DeleteIn,
     EditIn,
     GroupsOut,
-    IdsIn,
     InfoOut,
     MoveIn,
     Order,

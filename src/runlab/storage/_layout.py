@@ -19,6 +19,7 @@ A store is a directory (``./runlab`` by default)::
           rank.json             that rank's state (label, pid, host, heartbeat, status,
                                 summary); never a ``run.json`` (see ``_ranks``)
           history.rlog          that rank's own log, merged with the owner's by readers
+          files/, metadata.json that rank's output.log, ``run.save`` copies, environment
       runs/.resumed/<run_id>    empty marker: the run was resumed (readers re-check it)
       runs/.auto/<key>          the run id last started with ``resume="auto"`` from one
                                 script and working directory (``key`` hashes both)

@@ -48,8 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runlab._status import RunStatus, derive_status
-from runlab.storage._chain import read_log_file
-from runlab.storage._format import KIND_HISTORY, iter_frames
+from runlab.storage._format import KIND_HISTORY, decode_history, iter_frames
 from runlab.storage._layout import (
     HISTORY_FILE,
     O_CLOEXEC,
@@ -263,6 +262,7 @@ def _is_system(key: str) -> bool:
 
 
 def _rank_series(run_dir: Path, label: str, keys: Sequence[str] | None) -> dict[str, KeySeries]:
+    from runlab.storage._chain import read_log_file
     from runlab.storage._reader import series_from_payloads
 
     buf = read_log_file(rank_dir(run_dir, label) / HISTORY_FILE)
@@ -335,13 +335,16 @@ def _merge(key: str, got: list[KeySeries]) -> KeySeries:
 
 def merged_keys(run_dir: Path) -> list[str]:
     """Every key the run's processes logged (``system/*`` left out), first-logged order."""
+    from runlab.storage._chain import read_log_file
     from runlab.storage._reader import history_keys
 
     seen = dict.fromkeys(k for k in history_keys(run_dir) if not _is_system(k))
     for label in rank_labels(run_dir):
-        seen.update(
-            dict.fromkeys(k for k in _rank_series(run_dir, label, None) if not _is_system(k))
-        )
+        buf = read_log_file(rank_dir(run_dir, label) / HISTORY_FILE)
+        for fr in iter_frames(buf):
+            if fr.kind == KIND_HISTORY:  # names only: no column is decoded
+                names = decode_history(fr.payload, frozenset()).names
+                seen.update(dict.fromkeys(k for k in names if not _is_system(k)))
     return list(seen)
 
 

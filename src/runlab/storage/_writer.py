@@ -2,9 +2,11 @@
 
 The caller's thread only appends ``(step, time, {key: scalar})`` tuples to a deque; the
 writer thread drains it at least every ``flush_interval`` seconds, encodes the batch
-column-wise and appends one checksummed frame. One thread (the :class:`_Pump`) services every
-open run of a process, each on its own cadence: runs of a sweep start and end by the
-thousand, and a thread started and joined per run would cost more than the run itself.
+column-wise and appends one checksummed frame. One thread per process (a
+:class:`runlab._ticker.Ticker`) services every open run, each on its own cadence of half its
+flush interval (not "interval after the last flush ended"): a point waits at most half an
+interval to be drained, leaving the other half for encoding and writing while the training
+loop competes for the GIL.
 
 Storage faults never reach the caller: they are reported once
 through ``on_fault`` and the unwritten frames are kept (up to ``max_pending_bytes``) and
@@ -14,7 +16,6 @@ retried on every flush.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runlab._ticker import Ticker, ticker
 from runlab.storage._format import (
     FILE_HEADER,
     KIND_EVENT,
@@ -92,8 +94,8 @@ class HistoryWriter:
         self._started = 0
         self._done = 0
         self._period = flush_interval / 2
-        self._deadline = 0.0
-        self._wanted = False
+        self.deadline = 0.0
+        self.wanted = False
         self._registered = False
         self._closing = False
         self._closed = False
@@ -103,6 +105,7 @@ class HistoryWriter:
     def start(self) -> None:
         """Hand the writer to the process's writer thread."""
         self._registered = True
+        self.deadline = time.monotonic() + self._period
         _pump().add(self)
 
     def submit_event(self, event: dict[str, Any]) -> None:
@@ -123,7 +126,7 @@ class HistoryWriter:
 
     def wake(self) -> None:
         """Ask the writer thread to flush and tick soon, without waiting."""
-        self._wanted = True
+        self.wanted = True
         if self._registered:
             _pump().wake()
 
@@ -139,7 +142,7 @@ class HistoryWriter:
             return
         with self._cond:
             ticket = self._started + 1
-            self._wanted = True
+            self.wanted = True
             pump.wake()
             if wait:
                 self._cond.wait_for(lambda: self._done >= ticket, timeout)
@@ -169,8 +172,16 @@ class HistoryWriter:
 
     # -- writer thread -------------------------------------------------------------------
 
+    def turn(self, now: float) -> None:
+        """The writer thread's turn (see :mod:`runlab._ticker`): flush, then the tick."""
+        self.deadline = max(self.deadline + self._period, now)
+        try:
+            self._service()
+        except Exception as exc:  # one run's trouble must not stop the others
+            self._fault("writer", exc)
+
     def _service(self) -> None:
-        """One turn of the writer thread: flush, then the tick (heartbeat, run.json)."""
+        """Flush, then the tick (heartbeat, run.json), unless closed."""
         with self._flush_lock:
             if self._closed:
                 return
@@ -293,82 +304,6 @@ class HistoryWriter:
                 self._on_fault(kind, exc)
 
 
-class _Pump:
-    """The writer thread of a process: services every open :class:`HistoryWriter`.
-
-    Each writer is drained on a fixed cadence of half its flush interval (not "interval after
-    the last flush ended"): a point waits at most half an interval to be drained, leaving the
-    other half for encoding and writing while the training loop competes for the GIL. With no
-    writer open, the thread sleeps until one is added.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self._lock = threading.Lock()
-        self._writers: list[HistoryWriter] = []
-        self._event = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._wake_at = math.inf
-        """When the thread next wakes by itself (guarded by ``_lock``)."""
-
-    def add(self, writer: HistoryWriter) -> None:
-        writer._deadline = time.monotonic() + writer._period
-        with self._lock:
-            self._writers.append(writer)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="runlab-writer", daemon=True
-                )
-                self._thread.start()
-            # Waking the thread costs the caller a GIL hand-off: only when it would otherwise
-            # sleep past this writer's first flush (runs of a sweep start by the thousand).
-            sooner = writer._deadline < self._wake_at
-        if sooner:
-            self._event.set()
-
-    def remove(self, writer: HistoryWriter) -> None:
-        with self._lock, contextlib.suppress(ValueError):
-            self._writers.remove(writer)
-
-    def wake(self) -> None:
-        self._event.set()
-
-    def is_current(self) -> bool:
-        return threading.current_thread() is self._thread
-
-    def alive(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    def _loop(self) -> None:
-        while True:
-            with self._lock:
-                writers = list(self._writers)
-            now = time.monotonic()
-            for writer in writers:
-                if writer._wanted or now >= writer._deadline:
-                    writer._wanted = False
-                    writer._deadline = max(writer._deadline + writer._period, now)
-                    try:
-                        writer._service()
-                    except Exception as exc:  # one run's trouble must not stop the others
-                        writer._fault("writer", exc)
-            with self._lock:  # a writer added from here on compares with this wake time
-                self._wake_at = min((w._deadline for w in self._writers), default=math.inf)
-                wake_at = self._wake_at
-            self._event.wait(None if wake_at == math.inf else max(0.0, wake_at - time.monotonic()))
-            self._event.clear()
-
-
-_pumps: list[_Pump] = []
-_pumps_lock = threading.Lock()
-
-
-def _pump() -> _Pump:
-    """This process's pump (a forked child gets its own: the parent's thread is not there)."""
-    if _pumps and _pumps[0].pid == os.getpid():
-        return _pumps[0]
-    with _pumps_lock:
-        if not _pumps or _pumps[0].pid != os.getpid():
-            _pumps[:] = [_Pump()]
-        return _pumps[0]
+def _pump() -> Ticker:
+    """This process's writer thread."""
+    return ticker("runlab-writer")

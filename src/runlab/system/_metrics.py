@@ -55,6 +55,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from runlab._ticker import Ticker, ticker
 from runlab.storage._layout import SYSTEM_PREFIX
 
 Emit = Callable[[tuple[int, float, dict[str, Any]]], None]
@@ -107,11 +108,12 @@ class SystemSampler:
         self._lock = threading.Lock()
         self._sources: _Sources | None = None
         self._closed = False
-        self._deadline = 0.0
+        self.deadline = 0.0
+        self.wanted = False
         self._last = 0.0
 
     def start(self) -> None:
-        self._deadline = time.monotonic() + min(self.interval, SETTLE_S)
+        self.deadline = time.monotonic() + min(self.interval, SETTLE_S)
         _hub().add(self)
 
     def stop(self) -> None:
@@ -141,7 +143,7 @@ class SystemSampler:
         """Stop without a last sample and without waiting (a forked child's copy)."""
         self._closed = True
 
-    def _turn(self) -> None:
+    def turn(self, now: float) -> None:
         """Sampler thread: prime the measuring windows, or take a sample; never raises."""
         with self._lock:
             if self._closed:
@@ -150,12 +152,12 @@ class SystemSampler:
             try:
                 if self._sources is None:
                     self._sources = _Sources(self.disk_path)
-                    self._deadline = now + min(self.interval, FIRST_SAMPLE_S)
+                    self.deadline = now + min(self.interval, FIRST_SAMPLE_S)
                 else:
                     self._sample(self._sources)
-                    self._deadline = max(self._deadline + self.interval, now)
+                    self.deadline = max(self.deadline + self.interval, now)
             except Exception:
-                self._deadline = now + self.interval
+                self.deadline = now + self.interval
             self._last = now
 
     def _sample(self, sources: _Sources) -> None:
@@ -165,75 +167,9 @@ class SystemSampler:
             self.samples += 1
 
 
-class _Hub:
-    """The sampler thread of a process: serves every started :class:`SystemSampler`."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self._lock = threading.Lock()
-        self._samplers: list[SystemSampler] = []
-        self._event = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, sampler: SystemSampler) -> None:
-        with self._lock:
-            self._samplers.append(sampler)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="runlab-system", daemon=True
-                )
-                self._thread.start()
-        self._event.set()
-
-    def remove(self, sampler: SystemSampler) -> None:
-        with self._lock, contextlib.suppress(ValueError):
-            self._samplers.remove(sampler)
-        self._event.set()
-
-    def _loop(self) -> None:
-        try:
-            self._serve()
-        except Exception:  # never raise into the program; the next add() starts a new thread
-            with self._lock:
-                if self._thread is threading.current_thread():
-                    self._thread = None
-
-    def _serve(self) -> None:
-        idle_since: float | None = None
-        while True:
-            with self._lock:
-                samplers = list(self._samplers)
-                idle = idle_since is not None and time.monotonic() - idle_since >= IDLE_EXIT_S
-                if not samplers and idle:
-                    self._thread = None  # under the lock: add() starts a new thread
-                    return
-            if not samplers:
-                idle_since = idle_since or time.monotonic()
-                self._event.wait(IDLE_EXIT_S)
-                self._event.clear()
-                continue
-            idle_since = None
-            now = time.monotonic()
-            for sampler in samplers:
-                if now >= sampler._deadline:
-                    sampler._turn()
-            soonest = min(s._deadline for s in samplers)
-            self._event.wait(max(0.0, soonest - time.monotonic()))
-            self._event.clear()
-
-
-_hubs: list[_Hub] = []
-_hubs_lock = threading.Lock()
-
-
-def _hub() -> _Hub:
-    """This process's hub (a forked child gets its own: the parent's thread is not there)."""
-    if _hubs and _hubs[0].pid == os.getpid():
-        return _hubs[0]
-    with _hubs_lock:
-        if not _hubs or _hubs[0].pid != os.getpid():
-            _hubs[:] = [_Hub()]
-        return _hubs[0]
+def _hub() -> Ticker:
+    """This process's sampler thread."""
+    return ticker("runlab-system", idle_exit=IDLE_EXIT_S)
 
 
 class _Sources:

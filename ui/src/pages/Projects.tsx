@@ -14,8 +14,13 @@ export function ProjectsPage() {
     );
   }, []);
   return (
-    <div class="page">
-      <h1 class="page-title">Projects</h1>
+    <div class="page projects-page">
+      <div class="page-head">
+        <h1 class="page-title">Projects</h1>
+        <Link href={paths.trash()} class="page-head-link" data-testid="trash-link">
+          Deleted runs
+        </Link>
+      </div>
       {error && <div class="banner banner-error">{error}</div>}
       {projects === null && !error && <div class="muted">Loading…</div>}
       {projects && projects.length === 0 && (

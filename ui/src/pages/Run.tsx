@@ -1,7 +1,9 @@
 // A run's page: header with state, and keyboard-navigable tabs kept in `?tab=`.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, type RunDetail } from "../api";
+import { ConfirmDialog } from "../components/Confirm";
 import { StatusBadge } from "../components/StatusBadge";
+import { pushToast } from "../toast";
 import { setQueryParam } from "../router";
 import { formatDate, formatDuration, useDocumentTitle, useInterval } from "../util";
 import { OverviewTab } from "./run/Overview";
@@ -43,6 +45,28 @@ export function RunPage({ id, tab }: { project: string; id: string; tab: string 
   }, [id]);
   const live = detail?.run.status === "running";
   useInterval(() => void load(true), 2000, live);
+
+  // Stop: a request the run's process picks up within a heartbeat; the page keeps polling
+  // until the state leaves `running`.
+  const [confirmStop, setConfirmStop] = useState(false);
+  const [stopping, setStopping] = useState(false);
+  useEffect(() => {
+    if (!live) setStopping(false);
+  }, [live]);
+  const cancelStop = useCallback(() => setConfirmStop(false), []);
+  const stop = async () => {
+    setStopping(true);
+    try {
+      const { stopped } = await api.stopRun(id);
+      pushToast(stopped ? "Asked the run to stop; it ends killed within a heartbeat" : "The run is not running", "info");
+      if (!stopped) setStopping(false);
+    } catch {
+      setStopping(false); /* the API client already showed the error */
+    } finally {
+      setConfirmStop(false);
+      void load(true);
+    }
+  };
 
   const tabs = ALL_TABS.filter(
     (t) =>
@@ -88,7 +112,35 @@ export function RunPage({ id, tab }: { project: string; id: string; tab: string 
             {r.group ? ` · group ${r.group}` : ""}
           </div>
         </div>
+        {live && (
+          <div class="run-head-actions">
+            <button
+              type="button"
+              class="btn btn-danger-outline"
+              data-testid="stop-button"
+              disabled={stopping}
+              onClick={() => setConfirmStop(true)}
+            >
+              {stopping ? "Stopping…" : "Stop"}
+            </button>
+          </div>
+        )}
       </div>
+      {confirmStop && (
+        <ConfirmDialog
+          title={`Stop ${r.name}?`}
+          confirmLabel="Stop run"
+          testid="confirm-stop"
+          busy={stopping}
+          onCancel={cancelStop}
+          onConfirm={() => void stop()}
+        >
+          <p>
+            The run's process is interrupted like Ctrl-C within a heartbeat (or calls its <code>on_stop</code>{" "}
+            handler), and the run ends <strong>killed</strong>. What it logged so far is kept.
+          </p>
+        </ConfirmDialog>
+      )}
       <div class="tabs" role="tablist" aria-label="Run sections" onKeyDown={onKeyDown}>
         {tabs.map((t) => (
           <button

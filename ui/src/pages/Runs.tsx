@@ -522,6 +522,7 @@ export function RunsPage({ project }: { project: string }) {
       <ActionBar
         project={project}
         selected={[...selected]}
+        running={sortedRuns.filter((r) => selected.has(r.id) && r.status === "running").map((r) => r.id)}
         onDone={() => {
           setTick((t) => t + 1);
         }}

@@ -1,12 +1,16 @@
-// Bulk actions on the selected runs: compare, tag, move, delete.
-import { useEffect, useRef, useState } from "preact/hooks";
+// Bulk actions on the selected runs: compare, tag, move, stop, delete.
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../../api";
+import { ConfirmDialog } from "../../components/Confirm";
 import { Popover } from "../../components/Popover";
+import { Link, paths } from "../../router";
 import { pushToast } from "../../toast";
 
 interface Props {
   project: string;
   selected: string[];
+  /** The selected runs that are running (what Stop acts on). */
+  running: string[];
   onDone: () => void;
   onCompare: () => void;
   onClear: () => void;
@@ -24,8 +28,12 @@ function parseTags(text: string): { add: string[]; remove: string[] } {
   return { add, remove };
 }
 
-export function ActionBar({ project, selected, onDone, onCompare, onClear }: Props) {
-  const [dialog, setDialog] = useState<"delete" | "tags" | "move" | null>(null);
+function runs(n: number): string {
+  return `${n} run${n === 1 ? "" : "s"}`;
+}
+
+export function ActionBar({ project, selected, running, onDone, onCompare, onClear }: Props) {
+  const [dialog, setDialog] = useState<"delete" | "stop" | "tags" | "move" | null>(null);
   const [tagText, setTagText] = useState("");
   const [moveTo, setMoveTo] = useState("");
   const [projects, setProjects] = useState<string[]>([]);
@@ -46,18 +54,33 @@ export function ActionBar({ project, selected, onDone, onCompare, onClear }: Pro
     if (dialog === "move") api.projects().then((ps) => setProjects(ps.map((p) => p.name)), () => undefined);
   }, [dialog]);
 
-  const run = async (fn: () => Promise<unknown>, message: string) => {
+  const run = async (fn: () => Promise<unknown>, message: string | (() => string), closeOnError = false) => {
     setBusy(true);
     try {
       await fn();
-      pushToast(message, "info");
+      pushToast(typeof message === "string" ? message : message(), "info");
       setDialog(null);
       onDone();
     } catch {
-      /* the API client already showed the error */
+      /* the API client already showed the error (e.g. 409: a run is still running) */
+      if (closeOnError) setDialog(null);
     } finally {
       setBusy(false);
     }
+  };
+  const closeDialog = useCallback(() => setDialog(null), []);
+
+  const doStop = () => {
+    const ids = [...running];
+    let asked = 0;
+    void run(
+      async () => {
+        const results = await Promise.all(ids.map((id) => api.stopRun(id)));
+        asked = results.filter((r) => r.stopped).length;
+      },
+      () => (asked ? `Asked ${runs(asked)} to stop; they end killed within a heartbeat` : "No selected run is running"),
+      true,
+    );
   };
 
   const applyTags = (mode: "parse" | "add" | "remove") => {
@@ -163,6 +186,31 @@ export function ActionBar({ project, selected, onDone, onCompare, onClear }: Pro
       <button
         type="button"
         class="btn btn-danger-outline"
+        data-testid="stop-runs-button"
+        disabled={running.length === 0}
+        title={running.length === 0 ? "Select running runs to stop them" : undefined}
+        onClick={() => setDialog("stop")}
+      >
+        Stop{running.length > 0 ? ` ${running.length}` : ""}
+      </button>
+      {dialog === "stop" && (
+        <ConfirmDialog
+          title={`Stop ${runs(running.length)}?`}
+          confirmLabel="Stop"
+          testid="confirm-stop"
+          busy={busy}
+          onCancel={closeDialog}
+          onConfirm={doStop}
+        >
+          <p>
+            Each run's process is interrupted like Ctrl-C within a heartbeat (or calls its <code>on_stop</code>{" "}
+            handler), and the run ends <strong>killed</strong>.
+          </p>
+        </ConfirmDialog>
+      )}
+      <button
+        type="button"
+        class="btn btn-danger-outline"
         data-testid="delete-button"
         disabled={none}
         onClick={() => setDialog("delete")}
@@ -181,7 +229,17 @@ export function ActionBar({ project, selected, onDone, onCompare, onClear }: Pro
             <h2 id="delete-title">
               Delete {n} run{n === 1 ? "" : "s"}?
             </h2>
-            <p>This removes the run directories and their data. It cannot be undone.</p>
+            <p>
+              The {n === 1 ? "run moves" : "runs move"} to{" "}
+              <Link href={paths.trash()}>Deleted runs</Link>, where {n === 1 ? "it" : "they"} can be restored
+              until purged.
+            </p>
+            {running.length > 0 && (
+              <p class="modal-warning">
+                {running.length === n ? (n === 1 ? "It is" : "They are") : `${running.length} of them are`} still
+                running: stop {running.length === 1 ? "it" : "them"} first.
+              </p>
+            )}
             <div class="row-gap end">
               <button type="button" class="btn" ref={cancelRef} onClick={() => setDialog(null)}>
                 Cancel
@@ -192,10 +250,14 @@ export function ActionBar({ project, selected, onDone, onCompare, onClear }: Pro
                 data-testid="confirm-delete"
                 disabled={busy}
                 onClick={() =>
-                  void run(async () => {
-                    await api.deleteRuns(selected);
-                    onClear();
-                  }, `Deleted ${n} run${n === 1 ? "" : "s"}`)
+                  void run(
+                    async () => {
+                      await api.deleteRuns(selected);
+                      onClear();
+                    },
+                    `Deleted ${runs(n)}; restore from Deleted runs`,
+                    true,
+                  )
                 }
               >
                 Delete
