@@ -77,6 +77,28 @@ def test_an_alert_reaches_the_webhook_slack_and_email(
     [recorded] = alerts_file(run)
     assert recorded["title"] == "Loss spike" and recorded["level"] == "WARN"
     assert run.faults == ()
+    assert runlab.Api(dir=tmp_path).run(run.id).alerts() == [recorded]
+
+
+def test_runlab_show_lists_a_runs_alerts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from runlab.cli import app
+
+    with start(tmp_path) as run:
+        run.alert("Loss is NaN", "at step 120", level="ERROR")
+        run.alert("Slow epoch", level="WARN")
+    with (run.dir / "files" / ALERTS_FILE).open("a", encoding="utf-8") as f:
+        f.write('{"title": "torn')  # a process killed mid-line: the line is skipped
+    assert [a["title"] for a in runlab.Api(dir=tmp_path).run(run.id).alerts()] == [
+        "Loss is NaN",
+        "Slow epoch",
+    ]
+    result = CliRunner().invoke(app, ["show", run.id, "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    shown = result.output[result.output.index("Alerts") :]
+    assert "[ERROR] Loss is NaN: at step 120" in shown
+    assert "[WARN] Slow epoch" in shown
 
 
 def test_each_sink_passes_only_alerts_at_its_level(tmp_path: Path, alert_hook: Any) -> None:

@@ -80,4 +80,5 @@ def _run_count(root: Path) -> int:
     runs = root / "runs"
     if not runs.is_dir():
         return 0
-    return sum(1 for child in runs.iterdir() if child.is_dir())
+    # hidden names are not runs (markers like .resumed/, directories being deleted)
+    return sum(1 for child in runs.iterdir() if child.is_dir() and not child.name.startswith("."))

@@ -32,6 +32,7 @@ SPARK_WIDTH = 40
 MIN_SPARK_WIDTH = 10
 MAX_KEY_WIDTH = 40
 MAX_FILES = 10
+MAX_ALERTS = 10
 
 
 def show(
@@ -75,6 +76,7 @@ def render_run(view: RunView, width: int = 100) -> list[RenderableType]:
     parts += _section("Metadata", _metadata_fields(view.metadata or {}))
     parts += _section("Config", _config_fields(view.config or {}))
     parts += _section("Summary", _summary_fields(view.summary or {}))
+    parts += _section("Alerts", _alert_fields(view.alerts()))
     history = _history_table(view, width)
     if history is not None:
         parts += [Text(""), Text("History", style="bold underline"), history]
@@ -93,6 +95,24 @@ def _section(title: str, fields: Iterable[tuple[str, Any]]) -> list[RenderableTy
     if not grid.rows:
         return []
     return [Text(""), Text(title, style="bold underline"), grid]
+
+
+def _alert_fields(alerts: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The last :data:`MAX_ALERTS` alerts: time, then ``[LEVEL] title: text``."""
+    from rich.text import Text
+
+    styles = {"INFO": "cyan", "WARN": "yellow", "ERROR": "bold red"}
+    fields: list[tuple[str, Any]] = []
+    for alert in alerts[-MAX_ALERTS:]:
+        level = str(alert.get("level", ""))
+        line = Text(f"[{level}] ", style=styles.get(level, ""))
+        line.append(str(alert.get("title", "")), style="bold")
+        if alert.get("text"):
+            line.append(f": {alert['text']}")
+        fields.append((iso_time(alert.get("time")), line))
+    if len(alerts) > MAX_ALERTS:
+        fields.insert(0, ("", Text(f"{len(alerts) - MAX_ALERTS} earlier not shown", style="dim")))
+    return fields
 
 
 def _run_fields(view: Any) -> list[tuple[str, Any]]:

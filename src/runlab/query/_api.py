@@ -329,6 +329,30 @@ class RunView(BaseRunView):
         """Paths of the files under the run's ``files/`` directory, sorted."""
         return _files_under(self.dir / FILES_DIR)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts the run sent (``run.alert`` and automatic ones), oldest first: dicts with
+        ``title``, ``text``, ``level``, ``kind``, ``time`` and the run's ids. A torn last line
+        (the process died while writing it) is skipped."""
+        import json
+
+        from runlab.sdk._alerts import ALERTS_FILE
+
+        try:
+            lines = (self.dir / FILES_DIR / ALERTS_FILE).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot read {ALERTS_FILE} of run {self.id}: {exc}") from exc
+        alerts = []
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                alerts.append(item)
+        return alerts
+
     # -- scenario, episodes and artifacts (see ``runlab.query._episodes``) ------------------
 
     def _unfinished(self) -> Unfinished:
