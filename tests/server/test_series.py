@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BASE, start
 from fastapi.testclient import TestClient
 
+from conftest import BASE, start
 from runlab.server import create_app
 from runlab.server._series import SeriesCache, decode, m4_indices
 
@@ -179,3 +179,27 @@ def test_m4_on_gaps_and_nan() -> None:
     picked = m4_indices(x, y, 2).tolist()
     assert picked == [0, 2, 3, 4, 5]
     assert m4_indices(None, np.array([np.nan, np.nan, 1.0]), 1).tolist() == [0, 2]
+
+
+def test_both_decoders_agree_with_read_series(tmp_path: Path) -> None:
+    from runlab.storage._reader import read_series
+
+    run = start(tmp_path, project="p", name="mixed")
+    for step in range(300):
+        row = {"dense": float(step)}
+        if step % 7 == 0:
+            row["sparse"] = step * 2  # ints, in some rows only
+        run.log(row, step=step * 3 if step < 150 else 450 + step)
+        if step == 200:
+            run.log({"dense": -1.0}, step=450 + step)  # logged twice at one step: last wins
+    run.finish()
+    expected = read_series(run.dir)
+    for key in ("dense", "sparse"):
+        one_pass = decode(run.dir, key, with_times=False)
+        two_pass = decode(run.dir, key, with_times=True)
+        want = expected[key]
+        for got in (one_pass, two_pass):
+            assert got.values.tolist() == want.values.tolist()
+            assert got.step_slice(0, got.size).tolist() == want.steps.tolist()
+        assert two_pass.times is not None
+        assert two_pass.times.tolist() == want.timestamps.tolist()

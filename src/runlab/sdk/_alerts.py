@@ -262,13 +262,28 @@ class Dispatcher:
                 return False
             self._jobs.append(job)
             self._pending += 1
+            thread = None
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="runlab-alerts", daemon=True
-                )
-                self._thread.start()
+                thread = threading.Thread(target=self._loop, name="runlab-alerts", daemon=True)
+                self._thread = thread
             self._cond.notify_all()
+        if thread is not None:
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutdown (Python 3.12+): no new threads
+                with self._cond:
+                    self._thread = None
+                self._deliver_here()
         return True
+
+    def _deliver_here(self) -> None:
+        """Deliver what is queued on the calling thread (bounded by the sinks' timeouts)."""
+        while True:
+            with self._cond:
+                if not self._jobs:
+                    return
+                job = self._jobs.popleft()
+            self._handle(job)
 
     def drain(self, timeout: float) -> bool:
         """Wait until every queued alert was handled, at most ``timeout`` seconds."""
@@ -287,14 +302,17 @@ class Dispatcher:
                 while not self._jobs:
                     self._cond.wait()
                 job = self._jobs.popleft()
-            try:
-                _deliver(job)
-            except Exception:  # a failing fault hook (warnings as errors) must not stop the thread
-                pass
-            finally:
-                with self._cond:
-                    self._pending -= 1
-                    self._cond.notify_all()
+            self._handle(job)
+
+    def _handle(self, job: _Job) -> None:
+        try:
+            _deliver(job)
+        except Exception:  # a failing fault hook (warnings as errors) must not stop the thread
+            pass
+        finally:
+            with self._cond:
+                self._pending -= 1
+                self._cond.notify_all()
 
 
 def _deliver(job: _Job) -> None:

@@ -115,6 +115,10 @@ class _Block:
     last: int
     gapless: bool
     dtype: str
+    values: np.ndarray[Any, Any] | None = None
+    """The block's values, when the scan keeps them (a single pass)."""
+    steps: np.ndarray[Any, Any] | None = None
+    """The block's steps, kept with ``values`` unless the block is gapless."""
 
 
 def _map(f: Any) -> tuple[Any, tuple[int, int]]:
@@ -161,7 +165,9 @@ def _frames(buf: Any, start: int) -> Iterator[tuple[memoryview, int]]:
             dropped = upto
 
 
-def _scan(buf: Any, key: str, start: int) -> tuple[list[_Block], int]:
+def _scan(buf: Any, key: str, start: int, keep: bool) -> tuple[list[_Block], int]:
+    """The first pass: which blocks hold ``key``, how many points, which steps; with ``keep``
+    their values (and steps) too, so that no second pass is needed."""
     wanted = frozenset((key,))
     blocks: list[_Block] = []
     end = start
@@ -178,12 +184,31 @@ def _scan(buf: Any, key: str, start: int) -> tuple[list[_Block], int]:
             steps = steps[rows]
         if not len(steps):
             continue
-        blocks.append(
-            _Block(
-                offset, len(payload), len(steps), int(steps[0]), int(steps[-1]), gapless, col.dtype
-            )
+        found = _Block(
+            offset, len(payload), len(steps), int(steps[0]), int(steps[-1]), gapless, col.dtype
         )
+        if keep:
+            raw = zlib.decompress(col.values) if col.compressed else col.values
+            found.values = np.frombuffer(raw, dtype=_DTYPES[col.dtype])
+            found.steps = None if gapless else steps
+        blocks.append(found)
     return blocks, end
+
+
+def _join(blocks: list[_Block], dtype: Any, gapless: bool) -> tuple[Any, Any, Any]:
+    """Arrays from the blocks a keeping scan read: one copy of the values, no second pass."""
+    if not blocks:
+        return None if gapless else np.empty(0, dtype=np.int64), np.empty(0, dtype=dtype), None
+    values = np.concatenate([b.values for b in blocks if b.values is not None])
+    steps = None
+    if not gapless:
+        steps = np.concatenate(
+            [
+                b.steps if b.steps is not None else np.arange(b.first, b.last + 1, dtype=np.int64)
+                for b in blocks
+            ]
+        )
+    return steps, values.astype(dtype, copy=False), None
 
 
 def _fill(
@@ -236,7 +261,9 @@ def decode(run_dir: Path, key: str, *, with_times: bool, after: Series | None = 
         buf, identity = _map(f)
         try:
             start = after.end if after is not None else 0
-            blocks, end = _scan(buf, key, start)
+            # Without timestamps, one pass keeps the values (a transient second copy of them
+            # while joining); with them, a second pass fills arrays sized once instead.
+            blocks, end = _scan(buf, key, start, keep=not with_times)
         finally:
             _unmap(buf)
         gapless = all(b.gapless for b in blocks) and all(
@@ -250,7 +277,10 @@ def decode(run_dir: Path, key: str, *, with_times: bool, after: Series | None = 
                 gapless = gapless and blocks[0].first == prior_last + 1
             kinds.add({"f": "d", "i": "q", "b": "?"}[after.values.dtype.kind])
         dtype = _value_dtype(kinds)
-        steps, values, times = _fill(f.fileno(), blocks, key, dtype, gapless, with_times)
+        if with_times:
+            steps, values, times = _fill(f.fileno(), blocks, key, dtype, gapless, with_times)
+        else:
+            steps, values, times = _join(blocks, dtype, gapless)
         first = (blocks[0].first if blocks else 0) if gapless else None
     series = Series(key, first, steps, values, times, end, identity)
     if after is not None and after.size:
