@@ -527,7 +527,7 @@ def fig_ui(size: dict[str, int], root: str, work: Path, raw: dict[str, Any]) -> 
         f"first on the time axis {r['chart_time_s'] * 1e3:.0f})"
     )
     cold_shown = (
-        f"{cold:.1f} ms (first request: decodes the key; metrics {r['metrics_s'] * 1e3:.0f})"
+        f"{cold:.1f} ms (first read of the key: decodes it; metrics {r['metrics_s'] * 1e3:.0f})"
     )
     peak = r["peak_rss_mb"]
     rss_shown = f"{peak:.0f} MB peak (now {r['rss_mb']:.0f}, idle {r['idle_mb']:.0f})"

@@ -35,7 +35,7 @@ FIGURES = (
     "episode create+sample+finish, 20 params",
     "runlab.runs() + to_frame()",
     "filter + group_by().agg()",
-    "grid.run(), subprocess per variant",
+    "grid.run(), a fresh process per variant",
     "sweep() in-process no-op trials, defaults",
     "sweep() in-process no-op trials, git/env/packages capture off",
     "system metrics sampler, % of a core at 10 s",

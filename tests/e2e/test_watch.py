@@ -185,3 +185,25 @@ def _wait(predicate: Any, what: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+def test_a_remote_run_whose_heartbeat_lapses_while_watched_is_announced(
+    tmp_path: Path, alert_hook: Any
+) -> None:
+    now = time.time()
+    record = make_record("remote", created_at=now - 1, heartbeat_at=now, heartbeat_interval=0.1)
+    directory = write_run(tmp_path, record)
+    data = json.loads((directory / "run.json").read_text())
+    data["writer"] = {"pid": 1, "host": "some-other-host"}  # cannot be checked from here
+    (directory / "run.json").write_text(json.dumps(data))
+    watcher = Watcher(tmp_path, runlab.Settings(alert_webhook=f"{alert_hook.url}/hook"))
+    try:
+        assert watcher.scan(now=now) == []  # still beating: nothing to say
+        events = watcher.scan(now=now + 1.0)  # three beats (0.3 s) missed
+        assert [(e.run_id, e.kind) for e in events] == [("remote", "crashed")]
+        assert watcher.scan(now=now + 2.0) == []
+    finally:
+        watcher.close()
+    [(_, body)] = alert_hook.wait_for(1)
+    assert "no heartbeat for 1 s" in body["text"]
+    assert json.loads((directory / "run.json").read_text())["status"] == "running"  # not ours

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 import runlab
 from runlab import AlertLevel, RunlabWarning, SettingsError
-from runlab.sdk._alerts import ALERTS_FILE, RateLimiter
+from runlab.sdk._alerts import ALERTS_FILE, Alert, Dispatcher, RateLimiter
 
 QUICK = {
     "quiet": True,
@@ -223,9 +224,10 @@ def test_report_progress_makes_a_late_run_read_stalled_until_the_next_report(
 ) -> None:
     api = runlab.Api(dir=tmp_path)
     with start(tmp_path, flush_interval=0.02) as run:
-        run.report_progress(expect_next_in=0.2)
+        run.report_progress(expect_next_in=30)
         _wait(lambda: api.run(run.id).record.progress_deadline is not None, "the deadline")
         assert api.run(run.id).status == "running"
+        run.report_progress(expect_next_in=0.2)  # a shorter promise reaches run.json at once
         _wait(lambda: api.run(run.id).status == "stalled", "the run to read stalled")
         assert [v.id for v in api.runs(status="stalled")] == [run.id]
         assert api.runs(status="running") == []
@@ -292,3 +294,57 @@ def _wait(predicate: Any, what: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+class _Blocking:
+    """A sink that holds the dispatcher until released, recording what it got."""
+
+    kind = "webhook"
+    name = "blocking test sink"
+    level = AlertLevel.INFO
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.got: list[str] = []
+
+    def send(self, alert: Alert) -> None:
+        self.release.wait(10)
+        self.got.append(alert.title)
+
+
+def _job(sink: Any, title: str, faults: list[str]) -> Any:
+    from runlab.sdk._alerts import Outbox, _Job
+
+    outbox = Outbox((sink,), None, lambda what, exc: faults.append(f"{what}: {exc}"))
+    return _Job(Alert(title, "", AlertLevel.INFO, None, None, None, 0.0), (sink,), outbox)
+
+
+def test_a_full_queue_drops_instead_of_blocking_and_drain_is_bounded() -> None:
+    sink, faults = _Blocking(), []
+    dispatcher = Dispatcher(maxsize=1)
+    assert dispatcher.submit(_job(sink, "first", faults))  # taken by the thread, then blocks
+    _wait(lambda: not dispatcher._jobs, "the thread to take the first alert")
+    assert dispatcher.submit(_job(sink, "second", faults))  # queued
+    began = time.monotonic()
+    assert not dispatcher.submit(_job(sink, "third", faults))  # full: refused at once
+    assert not dispatcher.drain(0.2)
+    assert time.monotonic() - began < 2
+    sink.release.set()
+    assert dispatcher.drain(10)
+    assert sink.got == ["first", "second"]
+
+
+def test_alerts_queued_at_interpreter_shutdown_are_delivered_on_the_callers_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sink, faults = _Blocking(), []
+    sink.release.set()
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    dispatcher = Dispatcher()
+    assert dispatcher.submit(_job(sink, "late", faults))
+    assert sink.got == ["late"]  # already delivered when submit returned
+    assert dispatcher.drain(0) and faults == []

@@ -1,12 +1,13 @@
 """Metric series for charts: one key decoded lean, cached, and M4-downsampled per request.
 
-:func:`runlab.storage._reader.read_series` keeps every block's arrays and then concatenates
-them, which doubles a 10 M-point key in memory. Here one key is decoded in two passes over the
-memory-mapped log: the first counts the key's points, the second fills arrays allocated once.
-Steps that run without gaps (the common case) are not stored at all, only their first value.
-Decoded series stay in a small LRU cache, bounded in bytes and keyed by the log's identity,
-so zooming and refreshing a chart cost only the bucketing; a log that grew since is decoded
-from where the cached series ended.
+:func:`runlab.storage._reader.read_series` keeps every block's step, time and value arrays and
+then concatenates them, which holds a 10 M-point key several times over. Here only the one key
+asked for is decoded from the memory-mapped log (pages dropped as the scan goes): its values in
+one pass, joined once; with wall times too, in two passes (the first counts, the second fills
+arrays allocated once). Steps that run without gaps (the common case) are not stored at all,
+only the first. Decoded series stay in a small LRU cache, bounded in bytes and keyed by the
+log's identity, so zooming and refreshing a chart cost only the bucketing; a log that grew
+since is decoded from where the cached series ended.
 """
 
 from __future__ import annotations
