@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BASE, start
 from fastapi.testclient import TestClient
+from server_helpers import BASE, start
 
 import runlab
 from runlab.server import create_app

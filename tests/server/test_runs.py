@@ -220,7 +220,7 @@ def test_delete(fresh: tuple[TestClient, Path, dict[str, str]]) -> None:
 
 
 def test_crashed_is_derived(tmp_path: Path) -> None:
-    from conftest import BASE, SETTINGS
+    from server_helpers import BASE, SETTINGS
 
     from runlab.server import create_app
     from runlab.storage._layout import RUN_JSON, read_json, write_json_atomic
@@ -241,7 +241,7 @@ def test_crashed_is_derived(tmp_path: Path) -> None:
 
 def test_deleting_a_live_run_is_a_conflict(tmp_path: Path) -> None:
     import pytest
-    from conftest import BASE, start
+    from server_helpers import BASE, start
 
     from runlab import _errors
     from runlab.server import create_app

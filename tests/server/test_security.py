@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import BASE
 from fastapi.testclient import TestClient
+from server_helpers import BASE
 
 from runlab.server import create_app
 from runlab.server._security import allowed_hosts, is_loopback
@@ -35,7 +35,7 @@ def test_allowed_hosts() -> None:
 
 
 def test_token_required_beyond_loopback(tmp_path: Path) -> None:
-    from conftest import make_store
+    from server_helpers import make_store
 
     ids = make_store(tmp_path)
     app = create_app(tmp_path, host="10.1.2.3", port=8000)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from server_helpers import BASE, start
 
-from conftest import BASE, start
 from runlab.server import create_app
 from runlab.server._series import SeriesCache, decode, m4_indices
 

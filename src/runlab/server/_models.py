@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Scalar = str | int | float | bool | None
 RunId = Annotated[str, Field(min_length=1, max_length=200)]
 Tag = Annotated[str, Field(min_length=1, max_length=200)]
-Status = Literal["running", "finished", "failed", "killed", "canceled", "crashed"]
+Status = Literal["running", "finished", "failed", "killed", "canceled", "crashed", "stalled"]
 Root = Literal["files", "artifacts"]
 XAxis = Literal["step", "time", "relative"]
 Order = Literal["asc", "desc"]

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from runlab.storage._chain import base_event
 from runlab.storage._format import (
     FILE_HEADER,
     FRAME_HEADER_SIZE,
@@ -39,6 +40,7 @@ from runlab.storage._format import (
     iter_frames,
 )
 from runlab.storage._layout import HISTORY_FILE
+from runlab.storage._ranks import has_ranks, merged_series
 
 _DTYPES = {"d": "<f8", "q": "<i8", "?": "?"}
 CACHE_BYTES = 256 * 2**20
@@ -364,6 +366,8 @@ class SeriesCache:
 
     def get(self, run_dir: Path, key: str, *, with_times: bool) -> Series:
         """The series of ``key`` in the run at ``run_dir`` (empty when never logged)."""
+        if not _plain(Path(run_dir)):
+            return _stitched(Path(run_dir), key)
         path = Path(run_dir) / HISTORY_FILE
         try:
             st = os.stat(path)
@@ -427,6 +431,33 @@ class SeriesCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+
+def _plain(run_dir: Path) -> bool:
+    """Whether the run's history is its own log alone: not a fork or a rewound run (whose log
+    starts with a ``base`` event) and not written by several processes (``ranks/``)."""
+    if has_ranks(run_dir):
+        return False
+    try:
+        with open(run_dir / HISTORY_FILE, "rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except FileNotFoundError:
+        return True
+    return base_event(head) is None
+
+
+_HEAD_BYTES = 4096
+"""Enough of a log to hold its first frame when that is a ``base`` event."""
+
+
+def _stitched(run_dir: Path, key: str) -> Series:
+    """A fork's, rewound run's or multi-process run's series, read the way every reader reads
+    it (:func:`runlab.storage._ranks.merged_series` follows the chain and merges ranks). Not
+    cached: the other logs it reads can change without this run's log changing."""
+    found = merged_series(run_dir, [key]).get(key)
+    if found is None:
+        return Series(key, 0, None, np.empty(0), np.empty(0), 0, (0, 0))
+    return Series(key, None, found.steps, found.values, found.timestamps, 0, (0, 0))
 
 
 # -- downsampling --------------------------------------------------------------------------------

@@ -10,14 +10,23 @@ from typing import Any
 
 import numpy as np
 
-from runlab.server._series import _DTYPES, _frames, _map, _unmap
+from runlab.server._series import _DTYPES, _frames, _map, _plain, _unmap
 from runlab.storage._format import block_steps, decode_history
 from runlab.storage._layout import HISTORY_FILE
+from runlab.storage._ranks import merged_series
 
 
 def key_stats(run_dir: Path) -> list[dict[str, Any]]:
     """``[{"key", "count", "first_step", "last_step", "min", "max", "last"}]`` in first-logged
     order; ``min``/``max`` over finite values, ``None`` for non-finite or non-numeric ones."""
+    if not _plain(Path(run_dir)):  # a fork, a rewound run, a multi-process run
+        stats: dict[str, dict[str, Any]] = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for key, series in merged_series(Path(run_dir)).items():
+                if len(series.values) and series.values.dtype.kind in "fiub":
+                    _update(stats, key, series.steps, series.values)
+        return [{"key": key, **entry} for key, entry in stats.items()]
     try:
         with open(Path(run_dir) / HISTORY_FILE, "rb") as f:
             buf, _ = _map(f)

@@ -275,7 +275,7 @@ class RunStore:
             >>> import tempfile
             >>> from runlab.storage.testing import make_record, write_run
             >>> store = RunStore(tempfile.mkdtemp())
-            >>> write_run(store.root, make_record("abc123"))
+            >>> _ = write_run(store.root, make_record("abc123"))
             >>> store.edit("abc123", tags=["best"]).tags
             ('best',)
         """
@@ -335,7 +335,7 @@ class RunStore:
                 with contextlib.suppress(StorageError):
                     r = self.read_record(run_id)
                     status = derive_status(r.status, r.heartbeat_at, r.heartbeat_interval)
-                    if status is RunStatus.RUNNING:
+                    if not status.is_terminal:  # running, or stalled: its process is alive
                         raise RunActiveError(
                             f"run {run_id!r} is still running (heartbeat "
                             f"{time.time() - (r.heartbeat_at or r.created_at):.0f} s ago); "
@@ -359,7 +359,7 @@ class RunStore:
 
         record = self.read_record(run_id)
         status = derive_status(record.status, record.heartbeat_at, record.heartbeat_interval)
-        if status is not RunStatus.RUNNING:
+        if status.is_terminal:  # ended, or crashed: nobody left to ask
             return False
         try:
             write_json_atomic(
