@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,10 @@ def test_loopback_names_are_accepted(client: TestClient, host: str) -> None:
 def test_allowed_hosts() -> None:
     assert allowed_hosts("10.0.0.5", 80) == {"10.0.0.5:80", "10.0.0.5"}
     assert "[::1]:1" in allowed_hosts("::1", 1)
-    assert allowed_hosts("0.0.0.0", 5, ["box.lan:5"]) == {"0.0.0.0:5", "box.lan:5"}
+    wildcard = allowed_hosts("0.0.0.0", 5, ["box.lan:5"])
+    assert {"0.0.0.0:5", "box.lan:5", "127.0.0.1:5", "localhost:5"} <= wildcard
+    assert f"{socket.gethostname().lower()}:5" in wildcard  # the name the printed URL uses
+    assert "evil.example:5" not in wildcard
     assert is_loopback("127.0.0.2") and is_loopback("::1") and not is_loopback("0.0.0.0")
 
 
@@ -145,3 +149,12 @@ def test_raw_encoded_traversal_in_the_url(run_with_files: tuple[TestClient, Path
         assert response.status_code in (400, 404), raw
         assert "top secret" not in response.text
     assert client.get(f"/api/runs/..%2F{run_id}/files").status_code in (400, 404)
+
+
+def test_bound_to_every_interface_the_machines_names_are_served(tmp_path: Path) -> None:
+    app = create_app(tmp_path, host="0.0.0.0", port=8000)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        for host in ("127.0.0.1:8000", f"{socket.gethostname()}:8000"):
+            assert client.get("/api/info", headers={"host": host}).status_code == 200, host
+        assert client.get("/api/info", headers={"host": "rebind.example:8000"}).status_code == 403
+        assert client.get("/api/info").json()["auth_required"] is True

@@ -49,11 +49,39 @@ def allowed_hosts(host: str, port: int, extra: Iterable[str] = ()) -> frozenset[
     names = {shown}
     if is_loopback(host):
         names.update(LOOPBACK_NAMES)
+    elif _is_wildcard(host):
+        # Bound to every interface: reachable by this machine's names and addresses (the
+        # printed URL uses the host name), never by a name an attacker's DNS points here.
+        names.update(LOOPBACK_NAMES)
+        names.update(_local_names())
     hosts = {f"{name}:{port}".lower() for name in names}
     if port == 80:
         hosts.update(name.lower() for name in names)
     hosts.update(h.lower() for h in extra)
     return frozenset(hosts)
+
+
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def _local_names() -> set[str]:
+    """This machine's host names and the addresses of its interfaces."""
+    import socket
+
+    import psutil
+
+    names = {socket.gethostname(), socket.getfqdn()}
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET:
+                names.add(address.address)
+            elif address.family == socket.AF_INET6:
+                names.add(f"[{address.address.split('%')[0]}]")
+    return {name for name in names if name}
 
 
 class Guard:
