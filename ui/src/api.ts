@@ -2,7 +2,14 @@
 import { pushToast } from "./toast";
 
 export type Scalar = string | number | boolean | null;
-export type Status = "running" | "finished" | "failed" | "killed" | "canceled" | "crashed";
+export type Status =
+  | "running"
+  | "stalled"
+  | "finished"
+  | "failed"
+  | "killed"
+  | "canceled"
+  | "crashed";
 
 export interface Project {
   name: string;

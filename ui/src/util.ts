@@ -144,6 +144,7 @@ export function useDocumentTitle(title: string): void {
   }, [title]);
 }
 
+/** Whether the run's process is alive: running, or stalled (it missed a progress promise). */
 export function isRunning(status: string | null | undefined): boolean {
-  return status === "running";
+  return status === "running" || status === "stalled";
 }

@@ -5,7 +5,7 @@ import { ConfirmDialog } from "../components/Confirm";
 import { StatusBadge } from "../components/StatusBadge";
 import { pushToast } from "../toast";
 import { setQueryParam } from "../router";
-import { formatDate, formatDuration, useDocumentTitle, useInterval } from "../util";
+import { formatDate, formatDuration, isRunning, useDocumentTitle, useInterval } from "../util";
 import { OverviewTab } from "./run/Overview";
 import { ChartsTab } from "./run/Charts";
 import { LogsTab } from "./run/Logs";
@@ -43,7 +43,7 @@ export function RunPage({ id, tab }: { project: string; id: string; tab: string 
   useEffect(() => {
     void load(false);
   }, [id]);
-  const live = detail?.run.status === "running";
+  const live = isRunning(detail?.run.status);
   useInterval(() => void load(true), 2000, live);
 
   // Stop: a request the run's process picks up within a heartbeat; the page keeps polling

@@ -14,6 +14,7 @@ import {
   relativeTime,
   useDocumentTitle,
   useInterval,
+  isRunning,
 } from "../util";
 import { ColumnPicker } from "./runs/ColumnPicker";
 import { ActionBar } from "./runs/Actions";
@@ -217,7 +218,7 @@ export function RunsPage({ project }: { project: string }) {
     };
   }, [project, groupBy, filter, q, tick, data]);
 
-  const anyRunning = !!data?.runs.some((r) => r.status === "running");
+  const anyRunning = !!data?.runs.some((r) => isRunning(r.status));
   useInterval(() => load(true), 2000, anyRunning);
 
   const configKeys = data?.columns.config ?? [];
@@ -522,7 +523,7 @@ export function RunsPage({ project }: { project: string }) {
       <ActionBar
         project={project}
         selected={[...selected]}
-        running={sortedRuns.filter((r) => selected.has(r.id) && r.status === "running").map((r) => r.id)}
+        running={sortedRuns.filter((r) => selected.has(r.id) && isRunning(r.status)).map((r) => r.id)}
         onDone={() => {
           setTick((t) => t + 1);
         }}
