@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import test_ui_browser as ui
 
 import runlab
+from e2e import test_ui_browser as ui
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-    from conftest import Children
+    from e2e.conftest import Children
 
 pytestmark = pytest.mark.browser
 

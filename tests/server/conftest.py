@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from server_helpers import BASE, make_store
 
 from runlab.server import create_app
+from server.server_helpers import BASE, make_store
 
 
 @pytest.fixture(scope="module")

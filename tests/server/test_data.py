@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import BASE, start
 
 import runlab
 from runlab.server import create_app
+from server.server_helpers import BASE, start
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from server_helpers import BASE, SETTINGS, start
 
 import runlab
 from runlab.server import create_app
+from server.server_helpers import BASE, SETTINGS, start
 
 
 def _series(client: TestClient, run_id: str, key: str) -> tuple[list[int], list[float]]:

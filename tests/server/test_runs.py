@@ -220,10 +220,9 @@ def test_delete(fresh: tuple[TestClient, Path, dict[str, str]]) -> None:
 
 
 def test_crashed_is_derived(tmp_path: Path) -> None:
-    from server_helpers import BASE, SETTINGS
-
     from runlab.server import create_app
     from runlab.storage._layout import RUN_JSON, read_json, write_json_atomic
+    from server.server_helpers import BASE, SETTINGS
 
     run = runlab.init(dir=tmp_path, project="p", name="dead", settings=SETTINGS)
     run.log({"loss": 1.0})
@@ -241,10 +240,10 @@ def test_crashed_is_derived(tmp_path: Path) -> None:
 
 def test_deleting_a_live_run_is_a_conflict(tmp_path: Path) -> None:
     import pytest
-    from server_helpers import BASE, start
 
     from runlab import _errors
     from runlab.server import create_app
+    from server.server_helpers import BASE, start
 
     if not hasattr(_errors, "RunActiveError"):
         pytest.skip("this storage deletes running runs")

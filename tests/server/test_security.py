@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import BASE
 
 from runlab.server import create_app
 from runlab.server._security import allowed_hosts, is_loopback
+from server.server_helpers import BASE
 
 
 @pytest.mark.parametrize("host", ["evil.example:8765", "127.0.0.1:9999", "localhost", ""])
@@ -39,7 +39,7 @@ def test_allowed_hosts() -> None:
 
 
 def test_token_required_beyond_loopback(tmp_path: Path) -> None:
-    from server_helpers import make_store
+    from server.server_helpers import make_store
 
     ids = make_store(tmp_path)
     app = create_app(tmp_path, host="10.1.2.3", port=8000)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import BASE, start
 
 from runlab.server import create_app
 from runlab.server._series import SeriesCache, decode, m4_indices
+from server.server_helpers import BASE, start
 
 N = 1_000_000
 SPIKE = 654_321

@@ -58,6 +58,47 @@ export interface GroupsResponse {
   groups: Group[];
 }
 
+/** The run a fork was taken from; project and name are null when the parent is gone. */
+export interface ForkParent {
+  run: string;
+  step: number;
+  project: string | null;
+  name: string | null;
+}
+
+/** A resume (`step`: the first step logged after it) or a rewind (`step`: rewound to). */
+export interface LineageEvent {
+  at: number | null;
+  step: number | null;
+}
+
+export interface Lineage {
+  fork: ForkParent | null;
+  /** Plain resumes, oldest first (rewinds are only in `rewinds`). */
+  resumed: LineageEvent[];
+  rewinds: LineageEvent[];
+}
+
+export type AlertLevel = "INFO" | "WARN" | "ERROR";
+
+export interface RunAlert {
+  title: string;
+  text: string;
+  level: AlertLevel | string;
+  kind: string | null;
+  time: number | null;
+}
+
+/** One process of a multi-process run. */
+export interface RankInfo {
+  label: string;
+  owner: boolean;
+  status: Status | string;
+  heartbeat_at: number | null;
+  pid: number | null;
+  host: string | null;
+}
+
 export interface RunDetail {
   run: RunRow;
   config: Record<string, unknown>;
@@ -69,6 +110,11 @@ export interface RunDetail {
   description: string | null;
   has_scenario: boolean;
   episode_count: number;
+  lineage: Lineage;
+  /** Newest first, at most 100. */
+  alerts: RunAlert[];
+  /** Empty unless the run is a multi-process run. */
+  ranks: RankInfo[];
 }
 
 export interface MetricInfo {

@@ -92,6 +92,54 @@ class GroupsOut(BaseModel):
     groups: list[Group]
 
 
+class ForkOut(BaseModel):
+    """The run this one was forked from, and the step it was forked at. ``project`` and
+    ``name`` are the parent's, null when the parent is no longer in the store."""
+
+    run: str
+    step: int
+    project: str | None
+    name: str | None
+
+
+class LineageEventOut(BaseModel):
+    """One resume (``step``: the first step logged after it) or rewind (``step``: the step the
+    history was rewound to) of a run, at epoch seconds ``at``."""
+
+    at: float | None
+    step: int | None
+
+
+class LineageOut(BaseModel):
+    """Where a run's history comes from: its fork parent, its resumes and its rewinds (oldest
+    first). ``resumed`` holds plain resumes only: a rewind is listed in ``rewinds``."""
+
+    fork: ForkOut | None
+    resumed: list[LineageEventOut]
+    rewinds: list[LineageEventOut]
+
+
+class AlertOut(BaseModel):
+    """An alert the run sent (``run.alert`` or an automatic one)."""
+
+    title: str
+    text: str
+    level: str
+    kind: str | None
+    time: float | None
+
+
+class RankOut(BaseModel):
+    """One process of a multi-process run: the owner first, then the ranks in label order."""
+
+    label: str
+    owner: bool
+    status: Status
+    heartbeat_at: float | None
+    pid: int | None
+    host: str | None
+
+
 class RunDetail(BaseModel):
     run: RunRow
     config: dict[str, Any]
@@ -103,6 +151,9 @@ class RunDetail(BaseModel):
     description: str | None
     has_scenario: bool
     episode_count: int
+    lineage: LineageOut
+    alerts: list[AlertOut] = Field(description="the run's alerts, newest first, at most 100")
+    ranks: list[RankOut] = Field(description="a multi-process run's processes, else empty")
 
 
 class RunsOut(BaseModel):

@@ -94,7 +94,8 @@ def project_groups(
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def run(api: Api, run_id: str) -> Response:
-    """One run: its row, nested config and summary, metadata and outcome."""
+    """One run: its row, nested config and summary, metadata and outcome, its lineage (fork,
+    resumes, rewinds), its newest alerts and, for a multi-process run, its processes."""
     return json_response(api.detail(api.view(run_id)))
 
 

@@ -1,10 +1,12 @@
-// Overview: every captured metadata field, config and summary tables, editable tags and notes.
+// Overview: every captured metadata field, config and summary tables, editable tags and notes,
+// and the run's history facts: lineage (fork, resumes, rewinds), alerts, processes.
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, type RunDetail } from "../../api";
+import { api, type LineageEvent, type RankInfo, type RunAlert, type RunDetail } from "../../api";
 import { StatusBadge } from "../../components/StatusBadge";
+import { Link, paths } from "../../router";
 import { pushToast } from "../../toast";
-import { flatten, formatBytes, formatDate, formatDuration, formatValue } from "../../util";
+import { flatten, formatBytes, formatDate, formatDuration, formatValue, relativeTime } from "../../util";
 
 type Row = [string, ComponentChildren];
 
@@ -132,6 +134,150 @@ function KeyValueTable({ data, testid, empty }: { data: Record<string, unknown>;
   );
 }
 
+function times(n: number): string {
+  return n === 1 ? "once" : n === 2 ? "twice" : `${n} times`;
+}
+
+function stepText(e: LineageEvent | undefined): string {
+  return e && e.step !== null ? String(e.step) : "?";
+}
+
+function when(t: number | null): ComponentChildren {
+  return t === null ? null : (
+    <span class="muted small" title={formatDate(t)}>
+      {" "}
+      · {relativeTime(t)}
+    </span>
+  );
+}
+
+/** Fork parent, resumes and rewinds; nothing when the run has none of them. */
+function LineageCard({ detail }: { detail: RunDetail }) {
+  const { fork, resumed, rewinds } = detail.lineage;
+  if (!fork && resumed.length === 0 && rewinds.length === 0) return null;
+  const lastResume = resumed[resumed.length - 1];
+  const lastRewind = rewinds[rewinds.length - 1];
+  return (
+    <section class="card" data-testid="lineage">
+      <h2 class="card-title">Lineage</h2>
+      <ul class="lineage-list">
+        {fork && (
+          <li data-testid="lineage-fork">
+            Forked from{" "}
+            <Link
+              href={paths.run(fork.project ?? detail.run.project, fork.run)}
+              data-testid="lineage-parent"
+              data-run-id={fork.run}
+            >
+              {fork.name ?? fork.run}
+            </Link>{" "}
+            at step <span class="mono">{fork.step}</span>
+            {fork.project === null && <span class="muted small"> (no longer in the store)</span>}
+            {fork.name !== null && <div class="muted small mono">{fork.run}</div>}
+          </li>
+        )}
+        {resumed.length > 0 && (
+          <li data-testid="lineage-resumed">
+            Resumed {times(resumed.length)} (last at step <span class="mono">{stepText(lastResume)}</span>)
+            {when(lastResume.at)}
+          </li>
+        )}
+        {rewinds.length > 0 && (
+          <li data-testid="lineage-rewound">
+            Rewound to step <span class="mono">{stepText(lastRewind)}</span>
+            {rewinds.length > 1 && (
+              <span>
+                {" "}
+                ({times(rewinds.length)}: {rewinds.map((r) => stepText(r)).join(", ")})
+              </span>
+            )}
+            {when(lastRewind.at)}
+          </li>
+        )}
+      </ul>
+    </section>
+  );
+}
+
+function levelClass(level: string): string {
+  const l = level.toUpperCase();
+  return l === "ERROR" ? "level-error" : l === "WARN" ? "level-warn" : "level-info";
+}
+
+/** The run's alerts, newest first (the server sends at most 100). */
+function AlertsCard({ alerts }: { alerts: RunAlert[] }) {
+  if (alerts.length === 0) return null;
+  return (
+    <section class="card card-wide" data-testid="alerts">
+      <h2 class="card-title">
+        Alerts <span class="tab-count">{alerts.length}</span>
+      </h2>
+      <div class="alerts-scroll">
+        <table class="table alerts-table">
+          <tbody>
+            {alerts.map((a, i) => (
+              <tr key={i} data-testid="alert-row" data-level={a.level}>
+                <td class="alert-level">
+                  <span class={`badge ${levelClass(a.level)}`}>{a.level.toLowerCase()}</span>
+                </td>
+                <td>
+                  <div class="alert-title">{a.title}</div>
+                  {a.text && <div class="alert-text">{a.text}</div>}
+                </td>
+                <td class="alert-time muted small" title={a.time === null ? "" : formatDate(a.time)}>
+                  {a.time === null ? "" : formatDate(a.time)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+/** The processes of a multi-process run: owner first. */
+function RanksCard({ ranks }: { ranks: RankInfo[] }) {
+  if (ranks.length === 0) return null;
+  return (
+    <section class="card card-wide" data-testid="ranks">
+      <h2 class="card-title">
+        Processes <span class="tab-count">{ranks.length}</span>
+      </h2>
+      <table class="table ranks-table">
+        <thead>
+          <tr>
+            <th>Label</th>
+            <th>State</th>
+            <th>Host / pid</th>
+            <th>Last heartbeat</th>
+          </tr>
+        </thead>
+        <tbody>
+          {ranks.map((r) => (
+            <tr key={r.label} data-testid="rank-row" data-label={r.label}>
+              <td class="mono">
+                {r.label}
+                {r.owner && r.label !== "owner" && <span class="muted small"> (owner)</span>}
+              </td>
+              <td>
+                <StatusBadge status={r.status} />
+              </td>
+              <td class="mono">
+                {r.host ?? "?"}
+                {r.pid !== null ? ` / ${r.pid}` : ""}
+              </td>
+              <td title={r.heartbeat_at === null ? "" : formatDate(r.heartbeat_at)}>
+                {r.heartbeat_at === null ? "—" : relativeTime(r.heartbeat_at)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 export function OverviewTab({ detail, onChange }: { detail: RunDetail; onChange: (d: RunDetail) => void }) {
   const r = detail.run;
   const [tagText, setTagText] = useState("");
@@ -203,6 +349,8 @@ export function OverviewTab({ detail, onChange }: { detail: RunDetail; onChange:
             </details>
           )}
         </section>
+        <RanksCard ranks={detail.ranks} />
+        <AlertsCard alerts={detail.alerts} />
         <section class="card">
           <h2 class="card-title">Config</h2>
           <KeyValueTable data={detail.config ?? {}} testid="config-table" empty="No config" />
@@ -213,6 +361,7 @@ export function OverviewTab({ detail, onChange }: { detail: RunDetail; onChange:
         </section>
       </div>
       <aside class="overview-side">
+        <LineageCard detail={detail} />
         <section class="card">
           <h2 class="card-title">Tags</h2>
           <div class="chips tag-editor">
