@@ -151,6 +151,7 @@ def test_rewind_archives_the_tail_and_logs_on(tmp_path: Path) -> None:
     assert archived["archive"].to_list() == [1] * 5
     assert archived["step"].to_list() == [5, 6, 7, 8, 9]
     assert archived["loss"].to_list() == [5.0, 6.0, 7.0, 8.0, 9.0]
+    assert [(r["step"], r["archive"]) for r in view.rewinds] == [(4, "archive/history-1.rlog")]
     api.close()
     data = read_json(run_dir / RUN_JSON)
     assert [(r["step"], r["archive"]) for r in data["rewinds"]] == [(4, "archive/history-1.rlog")]

@@ -279,6 +279,13 @@ class RunView(BaseRunView):
         value = self._run_json().get("resumed")
         return [dict(v) for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
+    @property
+    def rewinds(self) -> list[dict[str, Any]]:
+        """Each rewind of the run: ``{"at": time, "step": kept up to, "archive": log}`` (a
+        rewind is also listed in :attr:`resumed`, as the run went on from there)."""
+        value = self._run_json().get("rewinds")
+        return [dict(v) for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
     def _run_json(self) -> dict[str, Any]:
         try:
             data = read_json(self.dir / "run.json")
