@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sdk_helpers import start
 
 import runlab
 from runlab import RunlabWarning, RunNotFound, RunStatus
-from runlab.sdk import _hooks
 from runlab.storage._layout import RUN_JSON, read_json
 from runlab.storage._reader import read_history
-
-FAST = {
-    "quiet": True,
-    "capture_output": False,
-    "capture_git": False,
-    "capture_env": False,
-    "capture_packages": False,
-    "capture_command": False,
-    "system_metrics_interval": 0,
-}
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("RUNLAB_"):
-            monkeypatch.delenv(name)
-    yield
-    for run in _hooks.open_runs():
-        run.finish()
-
-
-def start(tmp_path: Path, **kwargs: Any) -> runlab.Run:
-    kwargs.setdefault("settings", FAST)
-    return runlab.init(dir=tmp_path, **kwargs)
 
 
 def parent(tmp_path: Path, steps: int = 10) -> Path:

@@ -4,44 +4,18 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sdk_helpers import FAST, start
 
 import runlab
 from runlab import RunExistsError, RunNotFound, RunStatus
-from runlab.sdk import _hooks
 from runlab.sdk._resume import check_resume
 from runlab.storage._chain import scan_steps
 from runlab.storage._layout import RUN_JSON, read_json
 from runlab.storage._reader import iter_events, read_history
-
-FAST = {
-    "quiet": True,
-    "capture_output": False,
-    "capture_git": False,
-    "capture_env": False,
-    "capture_packages": False,
-    "capture_command": False,
-    "system_metrics_interval": 0,
-}
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("RUNLAB_"):
-            monkeypatch.delenv(name)
-    yield
-    for run in _hooks.open_runs():
-        run.finish()
-
-
-def start(tmp_path: Path, **kwargs: Any) -> runlab.Run:
-    kwargs.setdefault("settings", FAST)
-    return runlab.init(dir=tmp_path, **kwargs)
 
 
 def run_json(run_dir: Path) -> dict[str, Any]:

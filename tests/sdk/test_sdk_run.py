@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import pytest
 
 import runlab
 from runlab import RunStatus, Settings, SettingsError
-from runlab.sdk import _hooks
 from runlab.storage._layout import RUN_JSON, read_json
 from runlab.storage._reader import read_series
 
@@ -30,16 +29,6 @@ FAST = {
     "capture_packages": False,
     "capture_command": False,
 }
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("RUNLAB_"):
-            monkeypatch.delenv(name)
-    yield
-    for run in _hooks.open_runs():
-        run.finish()
 
 
 def start(tmp_path: Path, **kwargs: Any) -> runlab.Run:

@@ -9,37 +9,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sdk_helpers import FAST
 
 import runlab
 from runlab import RunExistsError, RunStatus
-from runlab.sdk import _hooks
 from runlab.storage._layout import RANK_JSON, RANKS_DIR, RUN_JSON, read_json, run_dir
 from runlab.storage._ranks import claim_json, label_key
-
-FAST = {
-    "quiet": True,
-    "capture_output": False,
-    "capture_git": False,
-    "capture_env": False,
-    "capture_packages": False,
-    "capture_command": False,
-    "system_metrics_interval": 0,
-}
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("RUNLAB_"):
-            monkeypatch.delenv(name)
-    yield
-    for run in _hooks.open_runs():
-        run.finish()
 
 
 def join(tmp_path: Path, label: str | None = None, run_id: str = "job", **kw: Any) -> runlab.Run:
