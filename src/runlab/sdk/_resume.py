@@ -207,15 +207,22 @@ def _check_step(run_dir: Path, step: int, what: str, run_id: str) -> None:
         raise ValueError(f"{what}: step {step} is beyond run {run_id!r}'s history ({logged})")
 
 
-def _liveness(prior: dict[str, Any]) -> str | None:
-    """Why the run is still being written by a live process (``None`` when it is not)."""
+def _status_of(prior: dict[str, Any]) -> RunStatus | None:
+    """The status readers derive from a ``run.json`` (``None`` when it is malformed)."""
     try:
-        status = derive_status(
+        return derive_status(
             str(prior.get("status")),
             prior.get("heartbeat_at"),
             float(prior.get("heartbeat_interval") or 10.0),
         )
     except (ValueError, TypeError):
+        return None
+
+
+def _liveness(prior: dict[str, Any]) -> str | None:
+    """Why the run is still being written by a live process (``None`` when it is not)."""
+    status = _status_of(prior)
+    if status is None:
         return None
     if status is not RunStatus.RUNNING:
         return None
@@ -287,13 +294,8 @@ def _auto_candidate(runs: Path, key: str, root: Path) -> tuple[str, dict[str, An
         return None
     if not isinstance(prior, dict) or prior.get("origin") != origin():
         return None
-    try:
-        status = derive_status(
-            str(prior.get("status")),
-            prior.get("heartbeat_at"),
-            float(prior.get("heartbeat_interval") or 10.0),
-        )
-    except (ValueError, TypeError):
+    status = _status_of(prior)
+    if status is None:
         return None
     if status is RunStatus.RUNNING and _liveness(prior) is None:
         status = RunStatus.CRASHED  # its process is gone: it crashed

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runlab.storage._chain import Segment, chain
+from runlab.storage._chain import Segment, chain, read_log_file
 from runlab.storage._format import (
     KIND_EVENT,
     KIND_HISTORY,
@@ -44,15 +44,8 @@ class KeySeries:
 
 
 def _read_log(run_dir: Path) -> bytes | mmap.mmap:
-    """The run log, memory-mapped (only the pages of the columns read are touched)."""
-    try:
-        with open(Path(run_dir) / HISTORY_FILE, "rb") as f:
-            try:
-                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            except (ValueError, OSError):  # empty file, or a filesystem without mmap
-                return f.read()
-    except FileNotFoundError:
-        return b""
+    """The run's own log, memory-mapped (only the pages of the columns read are touched)."""
+    return read_log_file(Path(run_dir) / HISTORY_FILE)
 
 
 def scan(run_dir: Path) -> ScanReport:
