@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import runlab
 from runlab.server import create_app
 from runlab.server._series import SeriesCache, decode, m4_indices
 from server.server_helpers import BASE, start
@@ -203,3 +204,31 @@ def test_both_decoders_agree_with_read_series(tmp_path: Path) -> None:
             assert got.step_slice(0, got.size).tolist() == want.steps.tolist()
         assert two_pass.times is not None
         assert two_pass.times.tolist() == want.timestamps.tolist()
+
+
+def test_metric_stats_over_many_small_frames(tmp_path: Path) -> None:
+    # One frame per log() call (write-through), as a slow training loop writes: the stats
+    # gathered across frames are those of the whole series, keys in first-logged order.
+    run = runlab.init(
+        dir=tmp_path,
+        project="p",
+        settings={"quiet": True, "capture_output": False, "write_through": True},
+    )
+    for step in range(300):
+        row: dict[str, float | int] = {"b": step * 2, "a": 1.0 / (step + 1)}
+        if step == 7:
+            row["a"] = float("nan")
+        if step >= 100:
+            row["late"] = float(step)
+        run.log(row)
+    run.finish()
+    with TestClient(create_app(tmp_path), base_url=BASE) as client:
+        metrics = client.get(f"/api/runs/{run.id}/metrics").json()["metrics"]
+    by_key = {m["key"]: m for m in metrics if not m["key"].startswith("system/")}
+    assert list(by_key) == ["b", "a", "late"]
+    assert by_key["b"] | {} == {
+        "key": "b", "count": 300, "first_step": 0, "last_step": 299,
+        "min": 0.0, "max": 598.0, "last": 598.0,
+    }  # fmt: skip
+    assert (by_key["a"]["min"], by_key["a"]["max"]) == (1.0 / 300, 1.0)  # NaN skipped
+    assert (by_key["late"]["first_step"], by_key["late"]["count"]) == (100, 200)

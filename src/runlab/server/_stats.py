@@ -38,8 +38,22 @@ def key_stats(run_dir: Path) -> list[dict[str, Any]]:
         _unmap(buf)
 
 
+FOLD_POINTS = 1 << 20
+"""Points of one key gathered before they are reduced (bounds memory on huge logs)."""
+
+
 def _stats(buf: Any) -> list[dict[str, Any]]:
+    # A slow training loop writes one small frame per flush: thousands of frames of a few
+    # points. Reducing per frame would cost several NumPy calls per key per frame, so each
+    # key's points are gathered and reduced in batches of up to FOLD_POINTS.
     stats: dict[str, dict[str, Any]] = {}
+    pending: dict[str, tuple[list[Any], list[Any], list[int]]] = {}
+    first_seen: dict[str, int] = {}
+
+    def fold(key: str) -> None:
+        step_chunks, value_chunks, _ = pending.pop(key)
+        _update(stats, key, np.concatenate(step_chunks), np.concatenate(value_chunks))
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for payload, _end in _frames(buf, 0):
@@ -50,13 +64,24 @@ def _stats(buf: Any) -> list[dict[str, Any]]:
             for key, col in block.keys.items():
                 raw = zlib.decompress(col.values) if col.compressed else col.values
                 values = np.frombuffer(raw, dtype=_DTYPES[col.dtype])
+                if not len(values):
+                    continue
                 key_steps = steps
                 if col.rows is not None:
                     key_steps = steps[np.frombuffer(zlib.decompress(col.rows), dtype="<u4")]
-                if not len(values):
-                    continue
-                _update(stats, key, key_steps, values)
-    return [{"key": key, **entry} for key, entry in stats.items()]
+                first_seen.setdefault(key, len(first_seen))
+                got = pending.setdefault(key, ([], [], [0]))
+                if got[1] and got[1][0].dtype != values.dtype:
+                    fold(key)  # a key whose type changed: reduce what it had first
+                    got = pending.setdefault(key, ([], [], [0]))
+                got[0].append(key_steps)
+                got[1].append(values)
+                got[2][0] += len(values)
+                if got[2][0] >= FOLD_POINTS:
+                    fold(key)
+        for key in list(pending):
+            fold(key)
+    return [{"key": key, **stats[key]} for key in sorted(stats, key=first_seen.__getitem__)]
 
 
 def _update(stats: dict[str, dict[str, Any]], key: str, steps: Any, values: Any) -> None:
