@@ -33,7 +33,7 @@ from runlab._errors import (
 )
 from runlab._settings import Settings
 from runlab._status import RunStatus
-from runlab.sdk import Config, Run, Summary, finish, init, log
+from runlab.sdk import Config, Run, Summary, alert, finish, init, log
 from runlab.sdk._episode import Episode, EpisodeFinishedError, EpisodeStatus
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ __all__ = [
     "Summary",
     "SweepError",
     "__version__",
+    "alert",
     "call_experiment",
     "config",
     "finish",

@@ -348,3 +348,14 @@ def test_alerts_queued_at_interpreter_shutdown_are_delivered_on_the_callers_thre
     assert dispatcher.submit(_job(sink, "late", faults))
     assert sink.got == ["late"]  # already delivered when submit returned
     assert dispatcher.drain(0) and faults == []
+
+
+def test_module_level_alert_goes_to_the_current_run(tmp_path: Path, alert_hook: Any) -> None:
+    with start(tmp_path, alert_webhook=f"{alert_hook.url}/json") as run:
+        assert runlab.alert("from module", "via runlab.alert", level="WARN") is True
+    assert [(b["title"], b["level"]) for b in alert_hook.bodies("/json")] == [
+        ("from module", "WARN")
+    ]
+    assert [a["title"] for a in alerts_file(run)] == ["from module"]
+    with pytest.raises(runlab.RunlabError, match="runlab.init"):
+        runlab.alert("no run")

@@ -603,6 +603,7 @@ def test_the_public_names_are_pinned() -> None:
         "Summary",
         "SweepError",
         "__version__",
+        "alert",
         "call_experiment",
         "config",
         "finish",

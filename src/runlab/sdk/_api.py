@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -172,6 +173,16 @@ def _require_run() -> Run:
 def log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
     """``log()`` on the current run (see :meth:`Run.log`)."""
     _require_run().log(data, step=step, commit=commit)
+
+
+def alert(
+    title: str,
+    text: str = "",
+    level: str = "INFO",
+    wait_duration: float | datetime.timedelta | None = None,
+) -> bool:
+    """``alert()`` on the current run (see :meth:`Run.alert`), like ``wandb.alert``."""
+    return _require_run().alert(title, text, level=level, wait_duration=wait_duration)
 
 
 def finish(
