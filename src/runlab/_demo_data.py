@@ -57,6 +57,10 @@ _CRASH_STEPS = 150
 
 # Git state would be the caller's working directory, which has nothing to do with these runs.
 _IN_PROCESS: dict[str, Any] = {"quiet": True, "capture_git": False}
+# The grid's runs take a few tenths of a second, as if each epoch computed something, and
+# sample system metrics often enough for the System tab to have curves.
+_TRAINING = {**_IN_PROCESS, "system_metrics_interval": 0.05}
+EPOCH_SECONDS = 0.02
 
 # The crashed run: trains, then hangs until the parent kills it. argv: store, side file (gets
 # the run id once the training steps are logged).
@@ -155,7 +159,7 @@ def _train(root: Path, lr: float, opt: str, momentum: float, scratch: Path) -> t
             group="lr-sweep",
             job_type="train",
             dir=root,
-            settings=_IN_PROCESS,
+            settings=_TRAINING,
         ) as run,
     ):
         run.define_metric("val/loss", summary="min", goal="minimize")
@@ -176,6 +180,7 @@ def _train(root: Path, lr: float, opt: str, momentum: float, scratch: Path) -> t
                 acc = min(1.0, 0.1 + 0.8 * progress)
                 run.log({"val/loss": val, "val/accuracy": acc}, step=step)
                 print(f"epoch {(step + 1) // VAL_EVERY}: val/loss={val:.4f} val/acc={acc:.3f}")
+                time.sleep(EPOCH_SECONDS)
         run.summary["params_m"] = 1.3
         run.log_code("train.py", _TRAIN_CODE)
         plot = scratch / f"{name}-curve.png"
