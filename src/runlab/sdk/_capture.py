@@ -12,7 +12,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runlab._settings import Settings
+    from runlab.scenario import Scenario
 
 GIT_TTL = 30.0
 """Seconds a git capture is reused for runs started from the same directory."""
@@ -145,3 +151,91 @@ def take_snapshot(flags: tuple[bool, bool, bool, bool], cwd: str) -> Snapshot:
     with _lock:
         _snapshots[_snapshot_key(flags, cwd)] = snap
     return snap
+
+
+class RunCapture:
+    """What one run captures when it starts: the process's environment snapshot (taken on a
+    thread of its own the first time, hard-linked from an earlier run after that) and the
+    scenario and seed (HumaLab's automatic artifacts). Faults go to ``on_fault``; nothing here
+    raises into the run.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        settings: Settings,
+        scenario: Scenario | None,
+        seed: int | None,
+        on_fault: Callable[[str, BaseException], None],
+    ) -> None:
+        self.run_dir = run_dir
+        self.settings = settings
+        self.scenario = scenario
+        self.seed = seed
+        self._on_fault = on_fault
+        self._thread: threading.Thread | None = None
+        s = settings
+        self._flags = (s.capture_command, s.capture_env, s.capture_git, s.capture_packages)
+        # git is captured from the working directory; without it, no getcwd is needed
+        self._cwd = os.getcwd() if s.capture_git else ""
+
+    def start(self) -> None:
+        """Write what can be written now; start the capture thread when a snapshot is due."""
+        if not any(self._flags):
+            if self.scenario is not None or self.seed is not None:
+                self._write(None)
+            return
+        # Later runs of a process reuse its first run's capture: a few hard links, done here
+        # rather than on a thread of their own (runs of a sweep start by the thousand).
+        snap = cached_snapshot(self._flags, self._cwd)
+        if snap is not None:
+            self._write(snap)
+            return
+        self._thread = threading.Thread(target=self._take, name="runlab-capture", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the capture thread, if one was started (``finish()`` does, so that an ended
+        run's directory is complete)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _take(self) -> None:
+        try:
+            snap: Snapshot | None = take_snapshot(self._flags, self._cwd)
+        except Exception as exc:
+            self._on_fault("metadata capture", exc)
+            snap = None
+        self._write(snap)
+        from runlab._console import silenced
+
+        if not silenced(self.settings.quiet):
+            # Import the end-of-run block's code now, off the training thread: imports during
+            # interpreter exit would also make CPython forget an unhandled Ctrl-C.
+            from runlab.sdk._terminal import warm_up
+
+            warm_up()
+
+    def _write(self, snap: Snapshot | None) -> None:
+        self._write_reproducibility_artifacts()
+        if snap is not None:
+            try:
+                snap.write_into(os.fspath(self.run_dir))
+            except Exception as exc:
+                self._on_fault("metadata capture", exc)
+
+    def _write_reproducibility_artifacts(self) -> None:
+        """The scenario as YAML and the seed, saved with the run (HumaLab's automatic ones)."""
+        from runlab.storage._layout import ARTIFACTS_DIR, write_json_atomic
+
+        if self.scenario is None and self.seed is None:
+            return
+        try:
+            folder = self.run_dir / ARTIFACTS_DIR
+            folder.mkdir(exist_ok=True)
+            if self.scenario is not None:
+                (folder / "scenario.yaml").write_text(self.scenario.to_yaml(), encoding="utf-8")
+            if self.seed is not None:
+                write_json_atomic(folder / "seed.json", {"seed": self.seed})
+        except Exception as exc:
+            self._on_fault("scenario/seed artifacts", exc)

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from runlab._console import silenced
 from runlab._errors import (
     LogTypeError,
     RunExistsError,
@@ -69,6 +68,7 @@ if TYPE_CHECKING:
     from runlab.query._view import BaseRunView
     from runlab.scenario import Scenario
     from runlab.sdk._alerts import AlertLevel, Outbox
+    from runlab.sdk._capture import RunCapture
     from runlab.sdk._shared import Role
     from runlab.system._metrics import SystemSampler
 
@@ -232,7 +232,7 @@ class Run:
         self._step = 0
         self._max_step = -1
         self._known: set[str] = set()
-        self._capture_thread: threading.Thread | None = None
+        self._capture: RunCapture | None = None
         self._stop_handler: Callable[[], object] | None = None
         self._stop_requested: float | None = None
         self._next_stop_check = 0.0
@@ -784,8 +784,8 @@ class Run:
         if status is RunStatus.FAILED:
             self._alert_failure()
         self._writer.close()
-        if self._capture_thread is not None:
-            self._capture_thread.join(timeout=10)
+        if self._capture is not None:
+            self._capture.join(timeout=10)
         self._stop_output_capture()
         if self._outbox is not None:
             from runlab.sdk._alerts import FINISH_WAIT, drain
@@ -1146,61 +1146,12 @@ class Run:
             self._output_sink = None
 
     def _start_capture(self) -> None:
-        s = self.settings
-        flags = (s.capture_command, s.capture_env, s.capture_git, s.capture_packages)
-        if not any(flags) and self._scenario is None and self.seed is None:
-            return
-        from runlab.sdk import _capture
+        from runlab.sdk._capture import RunCapture
 
-        # Later runs of a process reuse its first run's capture: a few hard links, done here
-        # rather than on a thread of their own (runs of a sweep start by the thousand).
-        # git is captured from the working directory; without it, no getcwd is needed
-        self._capture_cwd = os.getcwd() if s.capture_git else ""
-        snap = _capture.cached_snapshot(flags, self._capture_cwd) if any(flags) else None
-        if snap is not None or not any(flags):
-            self._write_capture(snap)
-            return
-        self._capture_thread = threading.Thread(
-            target=self._capture, args=(flags,), name="runlab-capture", daemon=True
+        self._capture = RunCapture(
+            self.dir, self.settings, self._scenario, self.seed, self._on_fault
         )
-        self._capture_thread.start()
-
-    def _write_reproducibility_artifacts(self) -> None:
-        """The scenario as YAML and the seed, saved with the run (HumaLab's automatic ones)."""
-        try:
-            folder = self.dir / ARTIFACTS_DIR
-            if self._scenario is not None or self.seed is not None:
-                folder.mkdir(exist_ok=True)
-            if self._scenario is not None:
-                (folder / "scenario.yaml").write_text(self._scenario.to_yaml(), encoding="utf-8")
-            if self.seed is not None:
-                write_json_atomic(folder / "seed.json", {"seed": self.seed})
-        except Exception as exc:
-            self._on_fault("scenario/seed artifacts", exc)
-
-    def _write_capture(self, snap: Any) -> None:
-        self._write_reproducibility_artifacts()
-        if snap is not None:
-            try:
-                snap.write_into(os.fspath(self.dir))
-            except Exception as exc:
-                self._on_fault("metadata capture", exc)
-
-    def _capture(self, flags: tuple[bool, bool, bool, bool]) -> None:
-        from runlab.sdk import _capture
-
-        try:
-            snap = _capture.take_snapshot(flags, self._capture_cwd)
-        except Exception as exc:
-            self._on_fault("metadata capture", exc)
-            snap = None
-        self._write_capture(snap)
-        if not silenced(self.settings.quiet):
-            # Import the end-of-run block's code now, off the training thread: imports during
-            # interpreter exit would also make CPython forget an unhandled Ctrl-C.
-            from runlab.sdk._terminal import warm_up
-
-            warm_up()
+        self._capture.start()
 
 
 _RESERVED_NAMES = frozenset({"scenario", "seed"})
