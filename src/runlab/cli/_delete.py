@@ -122,8 +122,7 @@ def mv(
 
 
 def stop(runs: RunsArgument, dir: DirOption = None) -> None:
-    """Stop running runs: each one's process is interrupted within a heartbeat (at most 0.5 s)
-    and the run ends killed."""
+    """Stop running runs (each ends killed within half a second)."""
     root = store_dir(dir)
     api = open_store(root)
     views = {v.id: v for v in (find_run(api, root, key) for key in runs)}

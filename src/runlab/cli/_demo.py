@@ -30,8 +30,9 @@ def demo(
         typer.Option("--host", help="Address to bind (loopback by default; others need a token)."),
     ] = "127.0.0.1",
 ) -> None:
-    """Record demo runs (a training grid, a scenario evaluation, a failed and a crashed run)
-    into --dir, then serve them in the web UI until Ctrl-C.
+    """Record demo runs into --dir, then serve them in the web UI until Ctrl-C.
+
+    The runs: a training grid, a scenario evaluation, a failed and a crashed run.
 
     A --dir that already holds runs is reused as it is (delete it to record afresh).
     """
