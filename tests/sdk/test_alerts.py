@@ -357,5 +357,5 @@ def test_module_level_alert_goes_to_the_current_run(tmp_path: Path, alert_hook: 
         ("from module", "WARN")
     ]
     assert [a["title"] for a in alerts_file(run)] == ["from module"]
-    with pytest.raises(runlab.RunlabError, match="runlab.init"):
+    with pytest.raises(runlab.RunlabError, match=r"runlab\.init"):
         runlab.alert("no run")
