@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, type MetricInfo, type RunDetail, type XAxis } from "../api";
 import { Chart, type Line } from "../components/Chart";
+import { ChartControls } from "../components/ChartControls";
 import { useSeen } from "../components/MetricPanel";
 import { StatusBadge } from "../components/StatusBadge";
 import { Link, paths } from "../router";
@@ -112,31 +113,14 @@ export function ComparePage({ project, ids }: { project: string; ids: string[] }
           value={search}
           onInput={(e) => setSearch(e.currentTarget.value)}
         />
-        <label class="inline-label">
-          X axis
-          <select class="select" data-testid="x-axis-select" value={xAxis} onChange={(e) => setXAxis(e.currentTarget.value as XAxis)}>
-            <option value="step">Step</option>
-            <option value="time">Wall time</option>
-            <option value="relative">Relative time</option>
-          </select>
-        </label>
-        <label class="inline-label">
-          Smoothing
-          <input
-            type="range"
-            data-testid="smoothing-slider"
-            min={0}
-            max={0.99}
-            step={0.01}
-            value={smoothing}
-            onInput={(e) => setSmoothing(Number(e.currentTarget.value))}
-          />
-          <span class="mono small">{smoothing.toFixed(2)}</span>
-        </label>
-        <label class="inline-label">
-          <input type="checkbox" data-testid="log-scale-toggle" checked={logScale} onChange={(e) => setLogScale(e.currentTarget.checked)} />
-          Log scale
-        </label>
+        <ChartControls
+          xAxis={xAxis}
+          setXAxis={setXAxis}
+          smoothing={smoothing}
+          setSmoothing={setSmoothing}
+          logScale={logScale}
+          setLogScale={setLogScale}
+        />
         <label class="inline-label">
           <input type="checkbox" checked={showSystem} onChange={(e) => setShowSystem(e.currentTarget.checked)} />
           System metrics

@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, type MetricInfo, type XAxis } from "../../api";
 import { MetricPanel } from "../../components/MetricPanel";
+import { ChartControls } from "../../components/ChartControls";
 import { colorFor, useInterval } from "../../util";
 
 interface Props {
@@ -99,41 +100,14 @@ export function ChartsTab({ runId, live, system }: Props) {
           value={search}
           onInput={(e) => setSearch(e.currentTarget.value)}
         />
-        <label class="inline-label">
-          X axis
-          <select
-            class="select"
-            data-testid="x-axis-select"
-            value={xAxis}
-            onChange={(e) => setXAxis(e.currentTarget.value as XAxis)}
-          >
-            <option value="step">Step</option>
-            <option value="time">Wall time</option>
-            <option value="relative">Relative time</option>
-          </select>
-        </label>
-        <label class="inline-label">
-          Smoothing
-          <input
-            type="range"
-            data-testid="smoothing-slider"
-            min={0}
-            max={0.99}
-            step={0.01}
-            value={smoothing}
-            onInput={(e) => setSmoothing(Number(e.currentTarget.value))}
-          />
-          <span class="mono small smoothing-value">{smoothing.toFixed(2)}</span>
-        </label>
-        <label class="inline-label">
-          <input
-            type="checkbox"
-            data-testid="log-scale-toggle"
-            checked={logScale}
-            onChange={(e) => setLogScale(e.currentTarget.checked)}
-          />
-          Log scale
-        </label>
+        <ChartControls
+          xAxis={xAxis}
+          setXAxis={setXAxis}
+          smoothing={smoothing}
+          setSmoothing={setSmoothing}
+          logScale={logScale}
+          setLogScale={setLogScale}
+        />
         <span class="muted small">
           {shown.length} of {total} panels · drag to zoom, double-click to reset
         </span>
