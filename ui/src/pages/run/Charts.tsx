@@ -32,7 +32,11 @@ function prefs<T>(key: string, fallback: T): [T, (v: T) => void] {
 export function ChartsTab({ runId, live, system }: Props) {
   const [metrics, setMetrics] = useState<MetricInfo[] | null>(null);
   const [search, setSearch] = useState("");
-  const [xAxis, setXAxis] = prefs<XAxis>("runlab.chart.x", "step");
+  // System metrics are sampled on their own axis (sample 0, 1, 2, ...): time reads better.
+  const [xAxis, setXAxis] = prefs<XAxis>(
+    system ? "runlab.system.x" : "runlab.chart.x",
+    system ? "relative" : "step",
+  );
   const [smoothing, setSmoothing] = prefs<number>("runlab.chart.smoothing", 0);
   const [logScale, setLogScale] = useState(false);
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
