@@ -29,20 +29,13 @@ from runlab._settings import Settings
 from runlab._status import RunStatus
 from runlab.sdk import _hooks, _resume
 from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
-from runlab.sdk._episode import (
-    Episode,
-    EpisodeFinishedError,
-    EpisodeStatus,
-    flatten_params,
-)
+from runlab.sdk._episode import Episode
+from runlab.sdk._episode_book import EpisodeBook
 from runlab.sdk._ids import check_id, new_id, new_name, random_bits
 from runlab.sdk._values import FAST_TYPES, normalize
 from runlab.storage._format import (
-    KIND_EPISODE,
     Columns,
     Record,
-    encode_episode,
-    pack_params,
 )
 from runlab.storage._layout import (
     ARTIFACTS_DIR,
@@ -71,11 +64,6 @@ if TYPE_CHECKING:
     from runlab.sdk._capture import RunCapture
     from runlab.sdk._shared import Role
     from runlab.system._metrics import SystemSampler
-
-_EPISODE_OUTCOME = {
-    RunStatus.FINISHED: EpisodeStatus.SUCCESS,
-    RunStatus.FAILED: EpisodeStatus.ERRORED,
-}
 
 _current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
 _time = time.time
@@ -199,12 +187,7 @@ class Run:
         if seed is None and self._scenario is not None:
             seed = random_bits(63)  # drawn and recorded so every episode can be re-created
         self.seed = seed
-        self._episode_lock = threading.Lock()
-        self._episode_count = 0
-        self._episode_ids: set[str] = set()
-        self._open_episodes: dict[int, Episode] = {}
-        self._no_scenario: Scenario | None = None
-        self._param_keys_sent = False
+        self._episodes = EpisodeBook(self)
         self._name = name or new_name()
         self._tags = _check_tags(tags)
         self._notes = notes
@@ -408,8 +391,8 @@ class Run:
             self._cap = self._points_cap(max(1.0, points / len(records)))
 
     def _on_tick(self) -> None:
-        if self._open_episodes:
-            self._announce_open_episodes()
+        if self._episodes.open:
+            self._episodes.announce_open()
         now = _time()
         if now >= self._next_stop_check:
             self._next_stop_check = now + min(self.settings.heartbeat_interval, STOP_CHECK)
@@ -533,7 +516,7 @@ class Run:
                 for k, d in self._tracker.definitions.items()
             }
             data["scenario"] = None if self._scenario is None else self._scenario.to_dict()
-            data["episodes"] = self._episode_count
+            data["episodes"] = self._episodes.count
             data.update(self._lineage)
             means = _resume.mean_state(self._tracker)
             if means is not None:
@@ -777,7 +760,7 @@ class Run:
         self._exit_code = exit_code
         self._traceback = traceback
         self._end_time = _time()
-        self._end_open_episodes(status)
+        self._episodes.end_open(status)
         if self._disabled:
             self._reset_current()
             return
@@ -823,30 +806,7 @@ class Run:
         """
         if self._finished:
             raise RunFinishedError(f"run {self.id} has finished; it takes no new episodes")
-        scenario = self._scenario
-        if scenario is None:  # episodes of a run without a scenario still get their seeds
-            from runlab.scenario import Scenario
-
-            if self._no_scenario is None:
-                self._no_scenario = Scenario()
-            scenario = self._no_scenario
-        seed = self.seed if self.seed is not None else 0
-        with self._episode_lock:
-            index = self._episode_count
-            if episode_id is None:
-                episode_id = f"{index:06d}"
-            elif not isinstance(episode_id, str) or not episode_id:
-                raise ValueError(f"episode_id must be a non-empty str, not {episode_id!r}")
-            if episode_id in self._episode_ids:
-                raise ValueError(f"episode_id {episode_id!r} is already used in run {self.id}")
-            self._episode_ids.add(episode_id)
-            self._episode_count = index + 1
-        params, episode_seed = scenario.sample_episode_and_seed(seed, index)
-        episode = Episode(self, index, episode_id, episode_seed, params)
-        # Announced (an episode_start event) by the writer's next tick if still open then;
-        # an episode that ends first is written once, as one event holding both halves.
-        self._open_episodes[index] = episode  # one dict store: atomic under the GIL
-        return episode
+        return self._episodes.create(episode_id)
 
     def episodes(self) -> pl.DataFrame:
         """The run's episodes so far as a Polars frame (see ``RunView.episodes``)."""
@@ -866,53 +826,7 @@ class Run:
     def _episode_ended(
         self, episode: Episode, records: list[Record], traceback: str | None, announced: bool
     ) -> None:
-        self._open_episodes.pop(episode.index, None)
-        if self._disabled:
-            return
-        if records:
-            self._writer.submit_frame(KIND_EPISODE, encode_episode(episode.index, records))
-        event = {
-            "type": "episode_end",
-            "index": episode.index,
-            "episode_id": episode.episode_id,
-            "status": episode.status.value,
-            "err_msg": episode.err_msg,
-            "traceback": traceback,
-            "end": episode.end_time,
-            "metrics": episode._last,
-        }
-        if not announced:
-            event.update(self._start_fields(episode))
-        self._writer.submit_event(event)
-
-    def _start_fields(self, episode: Episode) -> dict[str, Any]:
-        with_keys = not self._param_keys_sent  # the key order is the same for every episode
-        self._param_keys_sent = True
-        return {
-            "seed": episode.seed,
-            "start": episode.start_time,
-            **pack_params(flatten_params(episode._params), with_keys),
-        }
-
-    def _announce_open_episodes(self) -> None:
-        """Writer thread: write the start of every episode still open (crash visibility)."""
-        for episode in list(self._open_episodes.values()):
-            if episode._announce():
-                event = {
-                    "type": "episode_start",
-                    "index": episode.index,
-                    "episode_id": episode.episode_id,
-                }
-                event.update(self._start_fields(episode))
-                self._writer.submit_event(event)
-
-    def _end_open_episodes(self, status: RunStatus) -> None:
-        with self._episode_lock:
-            open_now = list(self._open_episodes.copy().values())
-        outcome = _EPISODE_OUTCOME.get(status, EpisodeStatus.CANCELED)
-        for episode in open_now:
-            with contextlib.suppress(EpisodeFinishedError):
-                episode._end(outcome, f"run ended {status.value}", None)
+        self._episodes.ended(episode, records, traceback, announced)
 
     def add_metric(self, name: str, metric: Metrics) -> None:
         """Register a run-level metric with a display hint (``runlab.metrics.Metrics``) or a
@@ -1060,7 +974,7 @@ class Run:
             self._scenario = _load_scenario(prior["scenario"])
         episodes = prior.get("episodes")
         if isinstance(episodes, int) and not isinstance(episodes, bool):
-            self._episode_count = episodes
+            self._episodes.count = episodes
 
     def _mark_resumed(self, root: Path) -> None:
         try:
