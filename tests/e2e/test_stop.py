@@ -102,3 +102,11 @@ def test_sigterm_after_every_run_ended_kills_the_process_quietly(tmp_path: Path)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGTERM
     assert b"Terminated" not in err, err.decode()
+
+
+def test_on_stop_takes_a_callable_or_none(tmp_path: Path) -> None:
+    run = runlab.init(dir=tmp_path, settings={"quiet": True, "capture_output": False})
+    with pytest.raises(TypeError, match=r"on_stop\(handler=5\).*callable"):
+        run.on_stop(5)  # type: ignore[arg-type]
+    run.on_stop(None)
+    run.finish()

@@ -427,6 +427,11 @@ class Run:
         other status to :meth:`finish`). ``None`` restores the default: a
         ``KeyboardInterrupt`` in the main thread, so the run ends ``killed``.
         """
+        if handler is not None and not callable(handler):
+            raise TypeError(
+                f"on_stop(handler={handler!r}): the handler must be callable (with no "
+                "arguments), or None for the default KeyboardInterrupt"
+            )
         self._stop_handler = handler
 
     def _on_stop_request(self) -> None:
