@@ -78,7 +78,9 @@ def restore(
 def gc(
     older_than: Annotated[
         float,
-        typer.Option("--older-than", help="Only runs deleted at least this many days ago."),
+        typer.Option(
+            "--older-than", min=0.0, help="Only runs deleted at least this many days ago."
+        ),
     ] = 0.0,
     yes: YesOption = False,
     dir: DirOption = None,
