@@ -11,20 +11,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sdk_helpers import FAST
 
 import runlab
 from runlab.sdk import _hooks
 from runlab.storage._reader import read_history, read_series
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-FAST = {
-    "quiet": True,
-    "capture_output": False,
-    "capture_git": False,
-    "capture_env": False,
-    "capture_packages": False,
-    "capture_command": False,
-}
 PROPERTY = settings(
     max_examples=60,
     deadline=None,

@@ -15,25 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sdk_helpers import FAST, start
 
 import runlab
 from runlab import RunStatus, Settings, SettingsError
 from runlab.storage._layout import RUN_JSON, read_json
 from runlab.storage._reader import read_series
-
-FAST = {
-    "quiet": True,
-    "capture_output": False,
-    "capture_git": False,
-    "capture_env": False,
-    "capture_packages": False,
-    "capture_command": False,
-}
-
-
-def start(tmp_path: Path, **kwargs: Any) -> runlab.Run:
-    kwargs.setdefault("settings", FAST)
-    return runlab.init(dir=tmp_path, **kwargs)
 
 
 def run_json(run: runlab.Run) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sdk_helpers import FAST
 
 import runlab
 from runlab import (
@@ -23,15 +24,6 @@ from runlab import (
 )
 from runlab.sdk import _hooks
 from runlab.storage._reader import read_series
-
-FAST = {
-    "quiet": True,
-    "capture_output": False,
-    "capture_git": False,
-    "capture_env": False,
-    "capture_packages": False,
-    "capture_command": False,
-}
 
 
 @pytest.fixture(autouse=True)

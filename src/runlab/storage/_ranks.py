@@ -51,13 +51,13 @@ from runlab._status import RunStatus, derive_status
 from runlab.storage._format import KIND_HISTORY, decode_history, iter_frames
 from runlab.storage._layout import (
     HISTORY_FILE,
-    O_CLOEXEC,
     RANK_JSON,
     RANKS_DIR,
     RUN_JSON,
     SYSTEM_PREFIX,
     json_default,
     read_json,
+    write_new,
 )
 
 if TYPE_CHECKING:
@@ -135,26 +135,16 @@ def claim_json(path: Path, data: dict[str, Any]) -> None:
     """
     text = json.dumps(data, separators=(",", ":"), default=json_default).encode("utf-8")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.claim")
-    _write_new(tmp, text)
+    write_new(tmp, text)
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise
     except OSError:  # no hard links here: exclusive create, then write
-        _write_new(path, text)
+        write_new(path, text)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
 
 
 # -- rank states -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Launch many runs: ``ExperimentGrid`` (Spinning Up's naming), ``setup_logger_kwargs``,
-``call_experiment`` (each variant in a fresh subprocess, as a runlab run) and ``sweep``.
+``call_experiment`` (each variant in a fresh process, as a runlab run) and ``sweep``.
 
 ``runlab.sweep`` is this package and also callable as ``runlab.sweep(fn, space, ...)``: the
 issue's spelling of the search function, which would otherwise be shadowed by the package.

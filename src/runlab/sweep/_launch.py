@@ -1,7 +1,8 @@
 """Launch experiments in fresh processes: ``call_experiment`` and ``ExperimentGrid.run``.
 
-Every variant runs in its own Python subprocess (``python -m runlab.sweep._child``), so a thunk
-that mutates module state cannot leak into the next variant. The child opens the variant's
+Every variant runs in a process of its own, so a thunk that mutates module state cannot leak
+into the next variant: ``python -m runlab.sweep._child``, or, for a local grid, a child forked
+from a zygote that imported runlab once (:mod:`runlab.sweep._zygote`). The child opens the variant's
 runlab run before calling the thunk; the thunk's own ``runlab.init()`` joins that run through
 ``RUNLAB_JOIN_RUN``. The launch itself (:func:`launch`) is a top-level function of picklable
 arguments, so any ``concurrent.futures.Executor`` can run it: a thread pool, a process pool,
@@ -219,7 +220,7 @@ def run_grid(
     Args:
         thunk: the function, or the name of a grid parameter whose values are functions.
         num_cpu, data_dir, datestamp: as for :func:`call_experiment`.
-        parallel: variants at once (each in its own subprocess).
+        parallel: variants at once (each in a process of its own).
         executor: any ``concurrent.futures.Executor`` to launch through instead (Dask's
             ``client.get_executor()``, a process pool); with ``parallel`` > 1 at most that many
             are submitted at once, else all are.
@@ -430,5 +431,5 @@ class ExperimentGrid(_BaseGrid):
         executor: Executor | None = None,
         fail_fast: bool = True,
     ) -> RunCollection:
-        """Run every variant in a fresh subprocess; see :func:`run_grid`."""
+        """Run every variant in a fresh process; see :func:`run_grid`."""
         return run_grid(self, thunk, num_cpu, data_dir, datestamp, parallel, executor, fail_fast)
