@@ -1,7 +1,11 @@
 import type { XAxis } from "../api";
 
-/** The chart toolbar's axis, smoothing and scale controls, shared by the run and compare pages. */
+/** The chart toolbar's panel search, axis, smoothing and scale controls, shared by the run
+ * and compare pages. */
 export function ChartControls(props: {
+  searchId: string;
+  search: string;
+  setSearch: (s: string) => void;
   xAxis: XAxis;
   setXAxis: (x: XAxis) => void;
   smoothing: number;
@@ -9,9 +13,22 @@ export function ChartControls(props: {
   logScale: boolean;
   setLogScale: (on: boolean) => void;
 }) {
-  const { xAxis, setXAxis, smoothing, setSmoothing, logScale, setLogScale } = props;
+  const { searchId, search, setSearch, xAxis, setXAxis, smoothing, setSmoothing } = props;
+  const { logScale, setLogScale } = props;
   return (
     <>
+      <label class="sr-only" for={searchId}>
+        Search panels
+      </label>
+      <input
+        id={searchId}
+        class="input search"
+        type="search"
+        data-testid="chart-search"
+        placeholder="Search panels"
+        value={search}
+        onInput={(e) => setSearch(e.currentTarget.value)}
+      />
       <label class="inline-label">
         X axis
         <select

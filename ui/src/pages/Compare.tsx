@@ -101,19 +101,10 @@ export function ComparePage({ project, ids }: { project: string; ids: string[] }
         <ParCoords runs={runs.map((r) => ({ run: r.detail.run, color: r.color }))} />
       </section>
       <div class="toolbar sticky-toolbar">
-        <label class="sr-only" for="compare-search">
-          Search panels
-        </label>
-        <input
-          id="compare-search"
-          class="input search"
-          type="search"
-          data-testid="chart-search"
-          placeholder="Search panels"
-          value={search}
-          onInput={(e) => setSearch(e.currentTarget.value)}
-        />
         <ChartControls
+          searchId="compare-search"
+          search={search}
+          setSearch={setSearch}
           xAxis={xAxis}
           setXAxis={setXAxis}
           smoothing={smoothing}

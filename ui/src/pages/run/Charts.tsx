@@ -92,19 +92,10 @@ export function ChartsTab({ runId, live, system }: Props) {
   return (
     <div class="charts">
       <div class="toolbar sticky-toolbar">
-        <label class="sr-only" for="chart-search">
-          Search panels
-        </label>
-        <input
-          id="chart-search"
-          class="input search"
-          type="search"
-          data-testid="chart-search"
-          placeholder="Search panels"
-          value={search}
-          onInput={(e) => setSearch(e.currentTarget.value)}
-        />
         <ChartControls
+          searchId="chart-search"
+          search={search}
+          setSearch={setSearch}
           xAxis={xAxis}
           setXAxis={setXAxis}
           smoothing={smoothing}
