@@ -168,7 +168,10 @@ class Settings:
         given = {k: v for k, v in explicit.items() if v is not None}
         if isinstance(settings, Settings):
             # Every field of a Settings counts as explicit: the environment cannot change it.
-            return dataclasses.replace(settings, **given) if given else settings
+            # Equal values need no new (validated) copy: sweep trials pass their own dir.
+            if any(getattr(settings, k) != v for k, v in given.items()):
+                return dataclasses.replace(settings, **given)
+            return settings
         env = os.environ if env is None else env
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}

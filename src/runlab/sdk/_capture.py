@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runlab._settings import Settings
     from runlab.scenario import Scenario
+    from runlab.storage._spool import Spool
 
 GIT_TTL = 30.0
 """Seconds a git capture is reused for runs started from the same directory."""
@@ -102,6 +103,15 @@ class Snapshot:
             with _lock:
                 self._written[name] = target
 
+    def link_into(
+        self, run_dir: str, spool: Spool, on_fault: Callable[[str, BaseException], None]
+    ) -> None:
+        """:meth:`write_into`, done by ``spool`` (its links are shared by the runs it serves)."""
+        for name, data in self.files.items():
+            with _lock:
+                copy = self._written.get(name)
+            spool.link(os.path.join(run_dir, name), name, data, on_fault, copy)
+
 
 _snapshots: dict[tuple[Any, ...], Snapshot] = {}
 
@@ -167,8 +177,10 @@ class RunCapture:
         scenario: Scenario | None,
         seed: int | None,
         on_fault: Callable[[str, BaseException], None],
+        spool: Spool | None = None,
     ) -> None:
         self.run_dir = run_dir
+        self._spool = spool
         self.settings = settings
         self.scenario = scenario
         self.seed = seed
@@ -189,7 +201,11 @@ class RunCapture:
         # rather than on a thread of their own (runs of a sweep start by the thousand).
         snap = cached_snapshot(self._flags, self._cwd)
         if snap is not None:
-            self._write(snap)
+            if self._spool is not None:  # by the spool's helper, before the run's last record
+                self._write_reproducibility_artifacts()
+                snap.link_into(os.fspath(self.run_dir), self._spool, self._on_fault)
+            else:
+                self._write(snap)
             return
         self._thread = threading.Thread(target=self._take, name="runlab-capture", daemon=True)
         self._thread.start()

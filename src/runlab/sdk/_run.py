@@ -12,7 +12,7 @@ import threading
 import time
 import traceback as tb_module
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +46,9 @@ from runlab.storage._layout import (
     STOP_JSON,
     TRASH_DIR,
     RunRecord,
+    encode_json,
     run_dir,
+    runs_dir,
     write_json_atomic,
 )
 from runlab.storage._writer import HistoryWriter
@@ -63,9 +65,13 @@ if TYPE_CHECKING:
     from runlab.sdk._alerts import AlertLevel, Outbox
     from runlab.sdk._capture import RunCapture
     from runlab.sdk._shared import Role
+    from runlab.storage._spool import Spool
     from runlab.system._metrics import SystemSampler
 
 _current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
+_spooled: ContextVar[Spool | None] = ContextVar("runlab_spool", default=None)
+"""The spool a new run started here hands its file-system work to (sweep trials; see
+:func:`spooled`)."""
 _time = time.time
 STOP_CHECK = 0.5
 """Most seconds between two looks for a stop request (less when heartbeats are faster)."""
@@ -223,6 +229,7 @@ class Run:
         self._output_sink: Any = None
         self._previous = _current.get()
         self._shared: Role | None = None
+        self._spool: Spool | None = None
         if shared or label is not None:  # one process of a multi-process run (see _shared)
             from runlab.sdk._shared import role
 
@@ -260,6 +267,9 @@ class Run:
                 heartbeat_interval=s.heartbeat_interval,
             )
         else:
+            spool = _spooled.get()
+            if spool is not None and start.kind == "new" and spool.runs_dir == runs_dir(s.dir):
+                self._spool = spool
             self.id, self.dir = self._create_dir(Path(s.dir), start.run_id)
         self._state_file, self._stop_file = (
             (self.dir / RUN_JSON, self.dir / STOP_JSON)
@@ -391,6 +401,8 @@ class Run:
             self._cap = self._points_cap(max(1.0, points / len(records)))
 
     def _on_tick(self) -> None:
+        if self._spool is not None:  # the start record, or the last tick's, goes out now
+            self._spool.flush()
         if self._episodes.open:
             self._episodes.announce_open()
         now = _time()
@@ -529,7 +541,10 @@ class Run:
             if self._shared is not None:
                 data.update(self._shared.fields)
             try:
-                write_json_atomic(self._state_file, data)
+                if self._spool is not None:
+                    self._spool.write(self._state_file, encode_json(data), self._on_fault)
+                else:
+                    write_json_atomic(self._state_file, data)
             except OSError as exc:
                 self._on_fault(self._state_file.name, exc)
 
@@ -1009,6 +1024,9 @@ class Run:
                 self._on_fault("mkdir", exc)
             self._mkfiles(path)
             return run_id, path
+        taken = self._spool.take() if self._spool is not None and custom is None else None
+        if taken is not None:
+            return taken
         for _ in range(100):
             run_id = new_id()
             path = runs / run_id
@@ -1068,7 +1086,7 @@ class Run:
         from runlab.sdk._capture import RunCapture
 
         self._capture = RunCapture(
-            self.dir, self.settings, self._scenario, self.seed, self._on_fault
+            self.dir, self.settings, self._scenario, self.seed, self._on_fault, self._spool
         )
         self._capture.start()
 
@@ -1088,6 +1106,26 @@ def _mkdir_in(runs: Path, path: Path) -> None:
     if os.path.lexists(os.path.join(runs.parent, TRASH_DIR, path.name)):
         os.rmdir(path)
         raise FileExistsError(f"run id {path.name!r} belonged to a deleted run")
+
+
+def spool_for(root: str | os.PathLike[str]) -> Spool:
+    """The spool doing the file-system work of the store at ``root`` (see
+    :mod:`runlab.storage._spool`); ``park()`` or ``close()`` it when its runs have ended."""
+    from runlab.storage._spool import acquire
+
+    return acquire(runs_dir(root), Path(root) / TRASH_DIR, new_id)
+
+
+@contextlib.contextmanager
+def spooled(spool: Spool | None) -> Iterator[None]:
+    """New runs started in this block (in this context) hand their file-system work to
+    ``spool``: a sweep's trials. ``finish()`` then returns before ``run.json`` is written;
+    the spool's ``close()`` waits for it."""
+    token = _spooled.set(spool)
+    try:
+        yield
+    finally:
+        _spooled.reset(token)
 
 
 def _check_reserved(name: str, what: str) -> None:

@@ -141,11 +141,15 @@ def run_dir(root: str | os.PathLike[str], run_id: str) -> Path:
     return Path(root) / RUNS_DIR / run_id
 
 
+def encode_json(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON (NumPy scalars, sets and paths as :func:`json_default`)."""
+    # dumps uses the C encoder; dump(fp) streams through the Python one.
+    return json.dumps(data, separators=(",", ":"), default=json_default).encode("utf-8")
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace ``path`` with ``data`` as JSON so readers never see a partial file."""
-    # dumps + write uses the C encoder; dump(fp) streams through the Python one.
-    text = json.dumps(data, separators=(",", ":"), default=json_default)
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, encode_json(data))
 
 
 _tmp_names = itertools.count()

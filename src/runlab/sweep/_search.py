@@ -14,6 +14,7 @@ alone; Optuna trials come from a seeded TPE sampler told each trial's metric.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from runlab.query._collection import RunCollection
     from runlab.scenario import Scenario
     from runlab.storage._layout import RunRecord
+    from runlab.storage._spool import Spool
 
 Method = Literal["grid", "random", "optuna"]
 Goal = Literal["minimize", "maximize"]
@@ -42,6 +44,9 @@ DEFAULT_METRIC = "objective"
 _ONE_ARGUMENT = ("config", "params")
 # Trials are bookkeeping-light: printing a start line and capturing output per trial is noise.
 _TRIAL_SETTINGS: dict[str, Any] = {"quiet": True, "capture_output": False}
+SPOOL_MIN_TRIALS = 16
+"""In-process sweeps of at least this many trials hand their runs' file-system work to a
+helper process (``runlab.storage._spool``); fewer trials do not pay for starting it."""
 
 
 class SweepError(RunlabError, ValueError):
@@ -80,6 +85,8 @@ class _Job:
     project: str | None
     dir: str | None
     settings: dict[str, Any] = field(default_factory=dict)
+    spool: Spool | None = field(default=None, compare=False, repr=False)
+    """Where in-process trials' runs do their file-system work (``None`` with an executor)."""
 
 
 def check_option(value: object, options: Any, what: str) -> None:
@@ -155,7 +162,18 @@ def sweep(
         source = _OptunaSource(space, n or 0, seed, goal, metric)
     else:
         source = _FixedSource(trials(space, group, method, n, seed))
-    outcomes = _drive(job, source, parallel, executor)
+    if executor is None and source.planned >= SPOOL_MIN_TRIALS:
+        # trials in this process: a helper does their runs' file-system work meanwhile
+        from runlab.sdk._run import spool_for
+
+        job = dataclasses.replace(job, spool=spool_for(_trial_settings(job).dir))
+    try:
+        outcomes = _drive(job, source, parallel, executor)
+    finally:
+        if job.spool is not None:
+            from runlab.storage._spool import park
+
+            park(job.spool)  # every trial's record is on disk when sweep() returns
     _warn_failures(group, outcomes)
     return _collection(outcomes, job.dir)
 
@@ -216,6 +234,9 @@ def _scenario(spec: Mapping[str, Any]) -> Scenario:
 class _Source:
     """Where trials come from, and who hears how they went."""
 
+    planned = 0
+    """How many trials there will be."""
+
     def next(self, job: _Job) -> Trial | None:
         raise NotImplementedError
 
@@ -225,6 +246,7 @@ class _Source:
 
 class _FixedSource(_Source):
     def __init__(self, planned: list[Trial]) -> None:
+        self.planned = len(planned)
         self._planned = iter(planned)
 
     def next(self, job: _Job) -> Trial | None:
@@ -267,22 +289,24 @@ def _drive(
 
 
 def _with_trial(job: _Job, trial: Trial) -> _Job:
-    return _Job(job.fn, trial, job.group, job.metric, job.project, job.dir, job.settings)
+    return dataclasses.replace(job, trial=trial)
 
 
 def run_trial(job: _Job) -> TrialOutcome:
     """Run one trial as a run (module level, so process executors can pickle it)."""
     import runlab
+    from runlab.sdk._run import spooled
 
     trial, metric = job.trial, job.metric or DEFAULT_METRIC
-    run = runlab.init(
-        project=job.project,
-        name=trial.name,
-        group=job.group,
-        config=trial.params,
-        dir=job.dir,
-        settings=_trial_settings(job),
-    )
+    with spooled(job.spool):
+        run = runlab.init(
+            project=job.project,
+            name=trial.name,
+            group=job.group,
+            config=trial.params,
+            dir=job.dir,
+            settings=_trial_settings(job),
+        )
     value: float | None = None
     try:
         with run:
@@ -413,6 +437,7 @@ class _OptunaSource(_Source):
         sampler = optuna.samplers.TPESampler(seed=seed % 2**32)
         self._study = optuna.create_study(direction=goal, sampler=sampler)
         self._n, self._asked = n, 0
+        self.planned = n
         self._metric = metric
         self._open: dict[int, Any] = {}
 
