@@ -132,7 +132,12 @@ def test_a_killed_sweep_process_leaves_only_runs(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     dirs = _run_dirs(tmp_path)
-    assert all((d / "run.json").exists() for d in dirs), "a directory without a run was left"
+    left = {
+        d.name: sorted(str(f.relative_to(d)) for f in d.rglob("*"))
+        for d in dirs
+        if not (d / "run.json").exists()
+    }
+    assert not left, f"directories without a run were left: {left}"
     statuses = [_record(d)["status"] for d in dirs]
     # all trials before the killed one ended, and each was recorded as it ended
     assert statuses.count("finished") >= N - 6

@@ -178,6 +178,7 @@ class RunCapture:
         seed: int | None,
         on_fault: Callable[[str, BaseException], None],
         spool: Spool | None = None,
+        cwd: str | None = None,
     ) -> None:
         self.run_dir = run_dir
         self._spool = spool
@@ -189,7 +190,7 @@ class RunCapture:
         s = settings
         self._flags = (s.capture_command, s.capture_env, s.capture_git, s.capture_packages)
         # git is captured from the working directory; without it, no getcwd is needed
-        self._cwd = os.getcwd() if s.capture_git else ""
+        self._cwd = (os.getcwd() if cwd is None else cwd) if s.capture_git else ""
 
     def start(self) -> None:
         """Write what can be written now; start the capture thread when a snapshot is due."""

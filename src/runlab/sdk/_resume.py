@@ -254,12 +254,14 @@ def _check_alive(prior: dict[str, Any], run_id: str, root: Path) -> None:
         )
 
 
-def origin() -> dict[str, str]:
-    """The script and working directory of this process (what ``resume="auto"`` matches)."""
+def origin(cwd: str | None = None) -> dict[str, str]:
+    """The script and working directory (``cwd``, by default the current one) of this process
+    (what ``resume="auto"`` matches)."""
+    cwd = os.getcwd() if cwd is None else cwd
     script = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
     if script not in ("-c", "-m", "<interactive>"):
-        script = os.path.abspath(script)
-    return {"script": script, "cwd": os.getcwd()}
+        script = os.path.normpath(os.path.join(cwd, script))  # abspath, without a getcwd
+    return {"script": script, "cwd": cwd}
 
 
 def host_name() -> str:
@@ -272,9 +274,16 @@ def host_name() -> str:
     return socket.gethostname()  # pragma: no cover
 
 
+_host: tuple[int, str] | None = None
+
+
 def writer_info() -> dict[str, Any]:
     """``run.json``'s ``writer``: who writes the run (a resume refuses a live writer)."""
-    return {"pid": os.getpid(), "host": host_name()}
+    global _host
+    pid = os.getpid()
+    if _host is None or _host[0] != pid:  # once per process (runs of a sweep start by 1000s)
+        _host = (pid, host_name())
+    return {"pid": pid, "host": _host[1]}
 
 
 def auto_key() -> str:

@@ -249,8 +249,9 @@ class Run:
                 Path(s.dir), id, _resume.check_resume(resume), fork_from, resume_from
             )
         restored = None
+        self._cwd = os.getcwd()
         self._lineage: dict[str, Any] = {
-            "origin": _resume.origin(),
+            "origin": _resume.origin(self._cwd),
             "writer": _resume.writer_info(),
         }
         if start.kind in ("resume", "rewind"):
@@ -295,7 +296,10 @@ class Run:
             self._writer.key_last_step.update(restored.key_last_step)
             if restored.config_event is not None:
                 self._writer.submit_event(restored.config_event)
-        self._persist()
+        if self._spool is None:
+            self._persist()
+        else:  # the writer's first tick writes it, if the run still runs then (see spooled)
+            self._dirty = True
         if start.kind in ("resume", "rewind"):
             self._mark_resumed(Path(s.dir))
         if start.auto_key is not None:
@@ -401,8 +405,6 @@ class Run:
             self._cap = self._points_cap(max(1.0, points / len(records)))
 
     def _on_tick(self) -> None:
-        if self._spool is not None:  # the start record, or the last tick's, goes out now
-            self._spool.flush()
         if self._episodes.open:
             self._episodes.announce_open()
         now = _time()
@@ -417,6 +419,8 @@ class Run:
         ):
             self._beat = now
             self._persist()
+        if self._spool is not None:  # what this tick (or earlier runs) wrote goes out now
+            self._spool.flush()
 
     def _deadline_due(self, now: float) -> bool:
         """Whether a new ``report_progress`` deadline must reach ``run.json`` on this tick.
@@ -795,6 +799,8 @@ class Run:
 
             drain(FINISH_WAIT)  # bounded: the failure alert still goes out, a dead sink waits not
         self._persist()
+        if self._spool is not None:  # the record goes out now: a crash from here loses nothing
+            self._spool.flush()
         _hooks.unregister(self)
         self._reset_current()
         from runlab.sdk._terminal import print_end
@@ -1037,6 +1043,8 @@ class Run:
             except OSError as exc:
                 self._on_fault("mkdir", exc)
             self._mkfiles(path)
+            if self._spool is not None:
+                self._spool.adopt(run_id)
             return run_id, path
         raise RunExistsError(f"could not find a free run id in {root}")  # pragma: no cover
 
@@ -1086,7 +1094,13 @@ class Run:
         from runlab.sdk._capture import RunCapture
 
         self._capture = RunCapture(
-            self.dir, self.settings, self._scenario, self.seed, self._on_fault, self._spool
+            self.dir,
+            self.settings,
+            self._scenario,
+            self.seed,
+            self._on_fault,
+            self._spool,
+            self._cwd,
         )
         self._capture.start()
 
@@ -1119,8 +1133,10 @@ def spool_for(root: str | os.PathLike[str]) -> Spool:
 @contextlib.contextmanager
 def spooled(spool: Spool | None) -> Iterator[None]:
     """New runs started in this block (in this context) hand their file-system work to
-    ``spool``: a sweep's trials. ``finish()`` then returns before ``run.json`` is written;
-    the spool's ``close()`` waits for it."""
+    ``spool``: a sweep's trials. Such a run's ``run.json`` is first written on its writer's
+    first tick (half a flush interval after the start), or when it ends if that is sooner, and
+    ``finish()`` returns before the last one is written: the spool's ``settle()``/``close()``
+    waits for it."""
     token = _spooled.set(spool)
     try:
         yield

@@ -12,17 +12,20 @@ does it on another core while the trials go on:
   claimed by an exclusive ``mkdir`` there). A directory without ``run.json`` is not a run to
   readers, so a spare one is invisible until :meth:`take` hands it out;
 * :meth:`write` replaces a file atomically, in the order asked. Writes wait here until the
-  next :meth:`flush` (the next run's start, the run's writer tick, or :meth:`close`), and a
-  newer write of the same path replaces a waiting one: a trial that ends within its first
-  tick writes ``run.json`` once, and frees no inode (on ext4 without a journal every inode
-  freed in the last minutes slows each later ``mkdir`` in its group);
+  next :meth:`flush` (a later run's start once :data:`FLUSH_S` has passed, the run's writer
+  tick, :meth:`settle` or :meth:`close`), and a newer write of the same path replaces a
+  waiting one. A run started here writes no start record (its writer's first tick does, if
+  it still runs then), so a trial that ends within its first tick writes ``run.json`` once,
+  and frees no inode (on ext4 without a journal every inode freed in the last minutes slows
+  each later ``mkdir`` in its group);
 * :meth:`link` gives a run a file shared by many runs (the captured environment) as a hard
   link, in the same order.
 
 :meth:`close` waits for everything, removes the unused directories and stops the helper. If
 the helper dies, what it had not confirmed is done here. If this process dies, the helper
-still does everything it was sent; what waited here for a flush (at most one writer tick,
-like a run's history) is lost.
+still does everything it was sent (a run sends its last record as it ends) and removes the
+directories holding nothing but what it made; what a live run wrote since its writer's last
+tick is lost, as its history since the last flush is.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ from runlab.storage import _spool_helper as helper
 
 Fault = Callable[[str, BaseException], None]
 
+FLUSH_S = 0.005
+"""Seconds a write may wait here for the next run's start to send it (then it goes with the
+next run's start, the run's writer tick or ``settle``): one pipe write serves many runs."""
+FLUSH_FRAMES = 64
+"""Waiting operations that are sent at the next run's start whatever their age."""
 CLOSE_TIMEOUT_S = 60.0
 """Seconds :meth:`Spool.close` waits for the helper before doing what is left itself."""
 
@@ -81,6 +89,7 @@ class Spool:
         """How many of those were asked before a trim removed them: their answers are void."""
         self._pending: dict[tuple[str, str], bytes] = {}
         """Frames waiting for the next flush, in order; a write is keyed by its path."""
+        self._pending_since = 0.0
         self._blobs: dict[str, bytes] = {}
         self._faults: dict[str, Fault] = {}
         """Who hears of a failure, per path waiting for the next flush."""
@@ -127,17 +136,32 @@ class Spool:
             if len(self._ready) < self._ahead // 4:
                 self._receive()
                 self._ask_ahead()
-            self.flush()
+            if self._pending and (
+                len(self._pending) >= FLUSH_FRAMES
+                or time.monotonic() - self._pending_since >= FLUSH_S
+            ):
+                self.flush()
             if not self._ready:
                 return None
             run_id = self._ready.popleft()
         return run_id, self.runs_dir / run_id
+
+    def adopt(self, run_id: str) -> None:
+        """Count ``runs/<run_id>``, made by the caller when none was ready, as made ahead: if
+        this process dies before its run writes anything, the helper removes it."""
+        with self._lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending[("O", run_id)] = helper.frame(b"O", run_id.encode())
+            self.flush()
 
     def write(self, path: str | os.PathLike[str], data: bytes, on_fault: Fault) -> None:
         """Replace ``path`` with ``data`` atomically, after everything asked before (at the
         next :meth:`flush`)."""
         key = os.fspath(path)
         with self._lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
             self._faults[key] = on_fault
             self._pending.pop(("W", key), None)  # a newer record goes after what came since
             self._pending[("W", key)] = helper.frame(b"W", os.fsencode(key), data)
@@ -150,6 +174,8 @@ class Spool:
         """Give ``target`` the file ``data``: a hard link to the last copy of blob ``key``
         (``copy``, a file already holding ``data``, when there is none yet)."""
         with self._lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
             self._faults[target] = on_fault
             if self._blobs.get(key) is not data:
                 if ("B", key) in self._pending:  # the links waiting use the blob it defines

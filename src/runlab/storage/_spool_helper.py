@@ -14,8 +14,10 @@ NUL. Parent to helper:
   a copy already.
 * ``L target key``: give ``target`` blob ``key``: a hard link to the last file written with it,
   or a fresh copy when there is none (or it is gone).
+* ``O id``: treat ``RUNS_DIR/id`` as made here (the parent made it, none being ready).
 * ``S seq``: answered ``A seq`` once everything before it is done.
-* ``T``: remove the run directories made ahead and never used (no ``run.json``, no history).
+* ``T``: remove the run directories made ahead and never used (holding only what was made
+  here).
 * ``X``: ``T``, then exit. The end of input does the same.
 
 Helper to parent, besides ``R``/``E``/``A``: ``F what message`` for a failed operation.
@@ -95,8 +97,8 @@ class State:
         if os.path.lexists(os.path.join(self.trash_dir, run_id)):
             os.rmdir(path)
             return False
+        self.made.add(run_id)  # from here on, left over unless a run uses it
         os.mkdir(os.path.join(path, FILES_DIR))
-        self.made.add(run_id)
         return True
 
     def link(self, target: str, key: bytes) -> None:
@@ -111,16 +113,23 @@ class State:
         self.last[key] = target
 
     def leftovers(self) -> None:
-        """Remove the directories made here that hold no run (no ``run.json``, no history):
-        made ahead and never used."""
+        """Remove the directories made here that hold nothing but what was made here (the
+        ``files/`` directory and the captured environment): made ahead and never used, or
+        used by a run that ended with its process before it wrote anything."""
         for run_id in self.made:
             path = os.path.join(self.runs_dir, run_id)
-            if not any(os.path.lexists(os.path.join(path, f)) for f in _RUN_FILES):
+            try:
+                names = set(os.listdir(path))
+                inside = os.listdir(os.path.join(path, FILES_DIR)) if FILES_DIR in names else []
+            except OSError:  # gone already, or not ours to judge
+                continue
+            if names <= _MADE and set(inside) <= _MADE_FILES:
                 shutil.rmtree(path, ignore_errors=True)
         self.made.clear()
 
 
-_RUN_FILES = ("run.json", "history.rlog")
+_MADE = {FILES_DIR, "metadata.json"}
+_MADE_FILES = {"requirements.txt", "diff.patch"}
 
 
 def apply(state: State, op: int, payload: bytes) -> list[bytes]:
@@ -151,6 +160,8 @@ def apply(state: State, op: int, payload: bytes) -> list[bytes]:
             return [frame(b"A", payload)]
         elif name in "TX":
             state.leftovers()
+        elif name == "O":
+            state.made.add(payload.decode())
     except OSError as exc:
         what = payload.split(b"\0", 1)[0]
         return [frame(b"F", what, str(exc).encode())]
@@ -161,6 +172,7 @@ def main(argv: list[str]) -> int:
     state = State(argv[1], argv[2])
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     buffer = bytearray()
+    answering = True
     while True:
         chunk = os.read(stdin, 1 << 20)
         if not chunk:  # the parent is gone (closed pipes after X end the loop below)
@@ -172,8 +184,11 @@ def main(argv: list[str]) -> int:
         for op, payload in frames(buffer):
             out += apply(state, op, payload)
             done = done or op == ord("X")
-        if out:
-            _write_all(stdout, b"".join(out))
+        if out and answering:
+            try:
+                _write_all(stdout, b"".join(out))
+            except OSError:  # the parent is gone: do what it sent all the same
+                answering = False
         if done:
             return 0
 
