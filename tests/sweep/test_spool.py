@@ -171,3 +171,18 @@ def test_writes_keep_their_order_and_failures_reach_the_run(tmp_path: Path) -> N
         assert [what for what, _ in faults] == ["run.json"]
         assert "No such file or directory" in faults[0][1]
     assert sorted(p.name for p in runs.iterdir()) == [run_id]
+
+
+def test_parallel_trials_share_the_spool(tmp_path: Path) -> None:
+    def trial(x: int) -> float:
+        time.sleep(0.001 * (x % 3))  # trials end out of order
+        runlab.log({"half": x / 2})
+        return float(x)
+
+    rc = sweep(trial, {"x": list(range(N))}, dir=tmp_path, parallel=3, settings=QUICK)
+    assert [run.summary["objective"] for run in rc] == [float(x) for x in range(N)]
+    dirs = _run_dirs(tmp_path)
+    assert sorted(d.name for d in dirs) == sorted(run.id for run in rc)
+    for run in runlab.runs(dir=tmp_path):
+        assert str(run.status) == "finished"
+        assert run.history()["half"].drop_nulls().to_list() == [run.config["x"] / 2]

@@ -114,7 +114,7 @@ class Spool:
             self._out, self._in = self._proc.stdin.fileno(), self._proc.stdout.fileno()
             os.set_blocking(self._out, False)
             os.set_blocking(self._in, False)
-        except OSError:
+        except (OSError, ValueError):  # no interpreter to start (embedded, frozen): do it here
             self._go_local()
         self._ask_ahead()
 
