@@ -186,3 +186,13 @@ def test_parallel_trials_share_the_spool(tmp_path: Path) -> None:
     for run in runlab.runs(dir=tmp_path):
         assert str(run.status) == "finished"
         assert run.history()["half"].drop_nulls().to_list() == [run.config["x"] / 2]
+
+
+def test_without_a_helper_the_work_is_done_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    rc = sweep(lambda x: x, {"x": list(range(N))}, dir=tmp_path / "store", settings=QUICK)
+    dirs = _run_dirs(tmp_path / "store")
+    assert sorted(d.name for d in dirs) == sorted(run.id for run in rc)
+    assert {_record(d)["status"] for d in dirs} == {"finished"}
