@@ -155,3 +155,53 @@ def test_ctrl_c_kills_the_trials_and_marks_their_runs_killed(tmp_path: Path) -> 
     rc = runlab.runs(dir=store).filter(lambda r: r.group == "k")
     assert len(rc) == 2
     assert {str(r.status) for r in rc} == {"killed"}, output
+
+
+@pytest.mark.slow
+def test_ctrl_c_marks_a_trial_killed_that_ignores_sigterm(tmp_path: Path) -> None:
+    file = write_sweep(
+        tmp_path,
+        """
+        name: stubborn
+        parameters:
+          lr: 0.1
+          layers: 1
+          sleep: 60
+        """,
+    )
+    # after its run started, the trial ignores SIGTERM: only the grace period's SIGKILL ends it
+    script = tmp_path / "train.py"
+    script.write_text(
+        TRAIN.replace(
+            '    if os.environ.get("MARKS"):',
+            "    import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            '    if os.environ.get("MARKS"):',
+        )
+    )
+    store = tmp_path / "store"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": SRC, "RUNLAB_SILENT": "1", "COLUMNS": "200"}
+    env["MARKS"] = str(marks)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "runlab", "sweep", str(file), "--dir", str(store)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(marks.iterdir()):
+            assert time.monotonic() < deadline, "the trial never started its run"
+            assert cli.poll() is None, cli.communicate()[0]
+            time.sleep(0.05)
+        cli.send_signal(signal.SIGINT)
+        output = cli.communicate(timeout=60)[0].decode()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, output
+    (run,) = runlab.runs(dir=store)
+    assert str(run.status) == "killed", output
+    assert run.ended_at is not None
+    assert "killed after 5 s" in (run.err_msg or "")

@@ -53,6 +53,7 @@ class _Launch:
     run_id: str
     argv: list[str]
     env: dict[str, str]
+    root: str
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     duration: float | None = None
@@ -143,7 +144,7 @@ def _plan(spec: dict[str, Any], root: str) -> list[_Launch]:
         if spec.get("project"):
             env["RUNLAB_PROJECT"] = str(spec["project"])
         argv = base + [f"--{key}={_arg(value)}" for key, value in trial.params.items()]
-        launches.append(_Launch(trial.index, trial.name, run_id, argv, env))
+        launches.append(_Launch(trial.index, trial.name, run_id, argv, env, root))
     return launches
 
 
@@ -217,6 +218,15 @@ def _stop(running: list[_Launch]) -> None:
             assert launch.process is not None
             launch.process.wait()
             _reap(launch)
+            # It had no time to record its end (still starting up, or a slow finish).
+            from runlab.storage._layout import end_dead_run, run_dir
+
+            end_dead_run(
+                run_dir(launch.root, launch.run_id),
+                "killed",
+                f"stopped by runlab sweep (Ctrl-C): killed after {GRACE:g} s without ending",
+                time.time(),
+            )
 
 
 def _signal(launch: _Launch, signum: signal.Signals) -> None:

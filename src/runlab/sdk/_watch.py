@@ -39,6 +39,7 @@ from runlab.storage._layout import (
     METADATA_JSON,
     RUN_JSON,
     RunRecord,
+    end_dead_run,
     read_json,
     write_json_atomic,
 )
@@ -210,17 +211,11 @@ class Watcher:
 
     def _mark_crashed(self, record: RunRecord, reason: str) -> bool:
         """Write ``crashed`` into the dead run's ``run.json`` (if it still reads ``running``)."""
-        path = self.store.run_dir(record.id) / RUN_JSON
-        try:
-            data = read_json(path)
-            if not isinstance(data, dict) or data.get("status") != "running":
-                return False
-            data["status"] = RunStatus.CRASHED.value
-            data["err_msg"] = f"{reason} (found by runlab watch)"
-            write_json_atomic(path, data)
-        except (OSError, ValueError):
-            return False
-        return True
+        return end_dead_run(
+            self.store.run_dir(record.id),
+            RunStatus.CRASHED.value,
+            f"{reason} (found by runlab watch)",
+        )
 
     # -- state ------------------------------------------------------------------------------------
 

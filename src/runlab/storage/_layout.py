@@ -185,6 +185,25 @@ def write_new(path: str | os.PathLike[str], data: bytes) -> None:
         os.close(fd)
 
 
+def end_dead_run(run_dir: Path, status: str, err_msg: str, ended_at: float | None = None) -> bool:
+    """Store ``status`` (``crashed``, ``killed``) in the ``run.json`` of a run whose process is
+    known to be dead, if it still reads ``running``; whether it did. Only for a run no process
+    writes any more: its own process would overwrite the record."""
+    path = run_dir / RUN_JSON
+    try:
+        data = read_json(path)
+        if not isinstance(data, dict) or data.get("status") != "running":
+            return False
+        data["status"] = status
+        data["err_msg"] = err_msg
+        if ended_at is not None:
+            data["ended_at"] = ended_at
+        write_json_atomic(path, data)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
