@@ -196,3 +196,15 @@ def test_without_a_helper_the_work_is_done_in_process(
     dirs = _run_dirs(tmp_path / "store")
     assert sorted(d.name for d in dirs) == sorted(run.id for run in rc)
     assert {_record(d)["status"] for d in dirs} == {"finished"}
+
+
+def test_at_most_a_few_spools_stay_parked(tmp_path: Path) -> None:
+    helpers = []
+    for k in range(_spool.MAX_PARKED + 1):
+        sweep(lambda x: x, {"x": list(range(N))}, dir=tmp_path / str(k), settings=QUICK)
+        helpers.append(_spool._parked[os.fspath(tmp_path / str(k) / "runs")][0]._proc)
+    assert len(_spool._parked) == _spool.MAX_PARKED
+    assert helpers[0] is not None and helpers[0].wait(10) == 0  # the first one was closed
+    assert all(h is not None and h.poll() is None for h in helpers[1:])
+    for k in range(_spool.MAX_PARKED + 1):
+        assert len(_run_dirs(tmp_path / str(k))) == N

@@ -392,9 +392,12 @@ class Spool:
 
 PARK_S = 30.0
 """Seconds a settled spool (and its helper) waits for the next sweep of the same store."""
+MAX_PARKED = 4
+"""Spools kept at once (for as many stores); the longest parked is closed first."""
 
 _parked: dict[str, tuple[Spool, threading.Timer]] = {}
 _parked_lock = threading.Lock()
+_exit_hook: list[bool] = []
 
 
 def acquire(runs_dir: Path, trash_dir: Path, new_id: Callable[[], str]) -> Spool:
@@ -422,14 +425,17 @@ def park(spool: Spool) -> None:
     timer.daemon = True
     key = os.fspath(spool.runs_dir)
     with _parked_lock:
-        if not _parked:
+        if not _exit_hook:  # registered by the first park, not at import
+            _exit_hook.append(True)
             atexit.register(_close_parked)
-        old = _parked.pop(key, None)
+        retired = [_parked.pop(key)] if key in _parked else []
+        while len(_parked) >= MAX_PARKED:
+            retired.append(_parked.pop(next(iter(_parked))))
         _parked[key] = (spool, timer)
     timer.start()
-    if old is not None:
-        old[1].cancel()
-        old[0].close()
+    for old, old_timer in retired:
+        old_timer.cancel()
+        old.close()
 
 
 def _expire(spool: Spool) -> None:
