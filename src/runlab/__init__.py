@@ -117,7 +117,7 @@ _LAZY_MODULES = ("metrics", "scenarios", "sweep")
 def __getattr__(name: str) -> Any:
     # ``runlab.run`` / ``runlab.config`` / ``runlab.summary`` follow the current run.
     if name in ("run", "config", "summary"):
-        from runlab.sdk._run import current_run
+        from runlab.sdk._current import current_run
 
         current = current_run()
         if name == "run" or current is None:

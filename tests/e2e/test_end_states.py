@@ -175,18 +175,12 @@ def test_raised_system_exit_without_with_block_is_failed(children: Any, statemen
     assert (data["status"], data["exit_code"]) == ("failed", 3)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap: CPython forgets an unhandled KeyboardInterrupt when any thread exec's "
-    "source text during exit (lazy imports, dataclass creation); when runlab's background "
-    "threads are still importing then, the exit status is 1 instead of death by SIGINT",
-)
 def test_uncaught_keyboard_interrupt_still_exits_by_sigint(children: Any) -> None:
     # Without runlab, `python -c 'raise KeyboardInterrupt'` dies by SIGINT: shells and job
     # runners tell an interrupted job from a failed one by that. Known gap: a Ctrl-C in the
     # first moments of a run, while the background capture thread is still importing, exits
     # with status 1 (CPython forgets the unhandled interrupt when code is exec'd at exit);
-    # the run still reads killed. The script waits for the capture to finish.
+    # the run still reads killed. The script waits for the capture and the first system sample.
     done = children.run(
         """
         import time
@@ -194,8 +188,9 @@ def test_uncaught_keyboard_interrupt_still_exits_by_sigint(children: Any) -> Non
 
         run = runlab.init(project="e2e", id="r1", dir=sys.argv[1], settings={"quiet": False})
         run.log({"x": 1.0})
-        for _ in range(200):
-            if not run._capture_thread.is_alive():
+        run._capture.join(10)  # the environment capture thread has finished its imports
+        for _ in range(200):  # and so has the system-metrics sampler (its first sample)
+            if run._system is None or run._system.samples:
                 break
             time.sleep(0.05)
         raise KeyboardInterrupt

@@ -2,7 +2,8 @@
 
 from runlab.sdk._api import alert, finish, init, log
 from runlab.sdk._config import Config, MetricDefinition, Summary
-from runlab.sdk._run import Run, current_run
+from runlab.sdk._current import current_run
+from runlab.sdk._run import Run
 
 __all__ = [
     "Config",

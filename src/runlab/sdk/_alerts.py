@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from runlab._settings import Settings
     from runlab.sdk._sinks import Sink
 
 AlertKind = Literal["user", "failed", "crashed", "stalled"]
@@ -124,6 +125,24 @@ def check_wait(wait_duration: float | dt.timedelta | None) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"wait_duration={wait_duration!r} must be >= 0 seconds and finite")
     return seconds
+
+
+def check_alert(
+    title: str, text: str, level: AlertLevel | str, wait_duration: float | dt.timedelta | None
+) -> tuple[AlertLevel, float]:
+    """``run.alert``'s arguments checked: its level and its wait in seconds.
+
+    Raises:
+        TypeError: title or text not a str, or a wait that is not a duration.
+        ValueError: an empty title, an unknown level or a negative wait.
+    """
+    if not isinstance(title, str) or not title.strip():
+        raise (TypeError if not isinstance(title, str) else ValueError)(
+            f"alert title must be a non-empty str, not {title!r}"
+        )
+    if not isinstance(text, str):
+        raise TypeError(f"alert text must be a str, not {type(text).__name__}")
+    return check_level(level), check_wait(wait_duration)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,6 +261,40 @@ class Outbox:
                 f.write(line)
         except OSError as exc:
             self.fault(f"recording alerts in {ALERTS_FILE}", exc)
+
+
+def run_outbox(settings: Settings, record_dir: Path, on_fault: FaultHook) -> Outbox:
+    """The outbox of a run: the sinks its settings name, its alerts kept in ``record_dir``."""
+    from runlab.sdk._sinks import sinks_from_settings
+
+    return Outbox(sinks_from_settings(settings), record_dir, on_fault)
+
+
+def send_failure(
+    outbox: Outbox,
+    run_id: str,
+    name: str,
+    project: str,
+    err_msg: str | None,
+    exit_code: int | None,
+) -> None:
+    """The automatic alert of a failed run, sent when a sink beyond the console is set."""
+    if all(sink.kind == "console" for sink in outbox.sinks):
+        return  # the end-of-run block already tells the terminal
+    reason = err_msg or "no error message"
+    if exit_code is not None and "exit code" not in reason:
+        reason += f" (exit code {exit_code})"
+    alert = Alert(
+        f"Run {name} failed",
+        f"Run {name} ({run_id}) in project {project} failed: {reason}",
+        AlertLevel.ERROR,
+        run_id,
+        name,
+        project,
+        time.time(),
+        kind="failed",
+    )
+    outbox.send(alert, console=False)
 
 
 class Dispatcher:

@@ -10,7 +10,8 @@ from typing import Any
 from runlab._errors import RunlabError
 from runlab._settings import Settings
 from runlab._status import RunStatus
-from runlab.sdk._run import Run, current_run
+from runlab.sdk._current import current_run
+from runlab.sdk._run import Run
 
 
 def init(

@@ -248,3 +248,16 @@ def check_definition(
             f"define_metric({name!r}, goal={goal!r}): goal must be one of {', '.join(GOALS)}"
         )
     return MetricDefinition(name, summary, goal, step_metric)  # type: ignore[arg-type]
+
+
+def definitions_json(tracker: SummaryTracker) -> dict[str, dict[str, Any]]:
+    """The tracker's metric definitions as ``run.json`` keeps them (its ``metrics`` field)."""
+    return {
+        k: {
+            "summary": d.summary,
+            "goal": d.goal,
+            "step_metric": d.step_metric,
+            "graph": d.graph,
+        }
+        for k, d in tracker.definitions.items()
+    }

@@ -9,6 +9,10 @@ locks): it raises :class:`Terminated`, so the stack unwinds and releases them. A
 or the ``atexit`` handler then ends open runs as ``killed``, and the process finally dies by
 SIGTERM as it would have without runlab. While a run is being finished the signal is held back
 and raised right after (see :func:`critical`).
+
+How a run ends when an exception leaves its ``with`` block is decided here too
+(:func:`block_end`), and a run stopped from outside interrupts the main thread as Ctrl-C does
+(:func:`interrupt_main`).
 """
 
 from __future__ import annotations
@@ -131,6 +135,37 @@ def _exit_code(status: Any) -> int:
     if isinstance(status, int):
         return status
     return 1  # sys.exit("message") exits with 1
+
+
+def block_end(
+    exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+) -> tuple[RunStatus, str | None, int | None, str | None]:
+    """How a run ends when its ``with`` block does, given the exception leaving the block.
+
+    Returns:
+        ``(status, err_msg, exit_code, traceback)``, as ``Run._end`` takes them.
+    """
+    if exc is None:
+        return RunStatus.FINISHED, None, None, None
+    if isinstance(exc, Terminated):
+        return RunStatus.KILLED, "terminated by SIGTERM", -exc.signum, None
+    if isinstance(exc, KeyboardInterrupt):
+        return RunStatus.KILLED, "KeyboardInterrupt", None, None
+    if isinstance(exc, SystemExit):
+        code = _exit_code(exc.code)
+        if code == 0:
+            return RunStatus.FINISHED, None, 0, None
+        return RunStatus.FAILED, f"exit code {code}", code, None
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    return RunStatus.FAILED, f"{type(exc).__name__}: {exc}", None, text
+
+
+def interrupt_main() -> None:
+    """Interrupt the main thread as Ctrl-C does, so that it raises ``KeyboardInterrupt``."""
+    # A real SIGINT to the main thread (not _thread.interrupt_main): it also wakes a main
+    # thread blocked in sleep or I/O, exactly like Ctrl-C.
+    with contextlib.suppress(OSError, ValueError):
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
 def _on_sigterm(signum: int, _frame: Any) -> None:

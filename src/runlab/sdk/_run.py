@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import errno
 import os
-import shutil
-import signal
 import threading
 import time
-import traceback as tb_module
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from runlab._errors import (
-    LogTypeError,
-    RunExistsError,
-    RunFinishedError,
-    RunlabWarning,
-    StepOrderError,
-)
+from runlab._errors import RunFinishedError, RunlabWarning, StepOrderError
 from runlab._settings import Settings
 from runlab._status import RunStatus
-from runlab.sdk import _hooks, _resume
-from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition
+from runlab.sdk import _checks, _current, _hooks, _resume, _services
+from runlab.sdk._checks import check_reserved as _check_reserved  # the name _admit() uses
+from runlab.sdk._checks import check_step as _check_step  # the name log() uses
+from runlab.sdk._config import Config, Summary, SummaryTracker, check_definition, definitions_json
+from runlab.sdk._continue import leave_markers, take_over
 from runlab.sdk._episode import Episode
 from runlab.sdk._episode_book import EpisodeBook
+from runlab.sdk._files import save_code, save_file
 from runlab.sdk._ids import check_id, new_id, new_name, random_bits
+from runlab.sdk._run_dir import active_spool, create_run_dir
+from runlab.sdk._samples import Samples
 from runlab.sdk._values import FAST_TYPES, normalize
-from runlab.storage._format import (
-    Columns,
-    Record,
-)
+from runlab.storage._format import Columns, Record
 from runlab.storage._layout import (
-    ARTIFACTS_DIR,
     FILES_DIR,
     HISTORY_FILE,
-    OUTPUT_LOG,
     RUN_JSON,
     STOP_JSON,
-    TRASH_DIR,
     RunRecord,
     encode_json,
     run_dir,
@@ -68,50 +55,10 @@ if TYPE_CHECKING:
     from runlab.storage._spool import Spool
     from runlab.system._metrics import SystemSampler
 
-_current: ContextVar[Run | None] = ContextVar("runlab_current_run", default=None)
-_spooled: ContextVar[Spool | None] = ContextVar("runlab_spool", default=None)
-"""The spool a new run started here hands its file-system work to (sweep trials; see
-:func:`spooled`)."""
 _time = time.time
 STOP_CHECK = 0.5
 """Most seconds between two looks for a stop request (less when heartbeats are faster)."""
-_SAMPLES = 256
 _QUEUED_POINTS = 200_000  # ~10 MB of queued Python floats: the SDK's memory bound
-
-
-class _Latest:
-    """The most recently started open run: what ``runlab.log`` uses in a thread or task that
-    did not inherit a context holding a run."""
-
-    run: Run | None = None
-
-
-def current_run() -> Run | None:
-    run = _current.get()
-    if run is None or run._finished:
-        run = _Latest.run
-    return run if run is not None and not run._finished else None
-
-
-class _Samples:
-    """A bounded, evenly thinned sample of each key's values, for sparklines at the end."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, list[Any]] = {}
-        self.stride: dict[str, int] = {}
-        self.skip: dict[str, int] = {}
-
-    def update(self, cols: Columns) -> None:
-        for key, (vals, _rows) in cols.items():
-            stride = self.stride.setdefault(key, 1)
-            start = self.skip.get(key, 0)
-            kept = self.values.setdefault(key, [])
-            kept.extend(vals[start::stride])
-            self.skip[key] = (start - len(vals)) % stride
-            if len(kept) > 2 * _SAMPLES:
-                del kept[1::2]
-                self.stride[key] = stride * 2
-                self.skip[key] = (self.skip[key] * 2) % (stride * 2)
 
 
 class Run:
@@ -187,15 +134,14 @@ class Run:
         self.project = s.project
         self.group = group
         self.job_type = job_type
-        self._scenario = _load_scenario(scenario)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int, not {type(seed).__name__} ({seed!r})")
+        self._scenario = _checks.load_scenario(scenario)
+        _checks.check_seed(seed)
         if seed is None and self._scenario is not None:
             seed = random_bits(63)  # drawn and recorded so every episode can be re-created
         self.seed = seed
         self._episodes = EpisodeBook(self)
         self._name = name or new_name()
-        self._tags = _check_tags(tags)
+        self._tags = _checks.check_tags(tags)
         self._notes = notes
         self._description = description
         self._status = RunStatus.RUNNING
@@ -215,7 +161,7 @@ class Run:
         self._saved_deadline: float | None = None  # what run.json holds
         self._deadline_saved_at = 0.0
         self._tracker = SummaryTracker()
-        self._samples = _Samples()
+        self._samples = Samples()
         self.config = Config(config, on_change=self._mark_dirty)
         self.summary = Summary(self._tracker, self._sync, self._mark_dirty)
         self._step = 0
@@ -227,7 +173,7 @@ class Run:
         self._next_stop_check = 0.0
         self._system: SystemSampler | None = None
         self._output_sink: Any = None
-        self._previous = _current.get()
+        self._previous = _current.context_run()
         self._shared: Role | None = None
         self._spool: Spool | None = None
         if shared or label is not None:  # one process of a multi-process run (see _shared)
@@ -240,7 +186,7 @@ class Run:
             self.id = check_id(id) if id is not None else new_id()
             self.dir = run_dir(s.dir, self.id)
             self.log = _noop_log  # type: ignore[method-assign]
-            _current.set(self)
+            _current.make_current(self, latest=False)
             return
 
         start = _resume.Plan("new", id)
@@ -268,10 +214,12 @@ class Run:
                 heartbeat_interval=s.heartbeat_interval,
             )
         else:
-            spool = _spooled.get()
+            spool = active_spool()
             if spool is not None and start.kind == "new" and spool.runs_dir == runs_dir(s.dir):
                 self._spool = spool
-            self.id, self.dir = self._create_dir(Path(s.dir), start.run_id)
+            self.id, self.dir = create_run_dir(
+                Path(s.dir), start.run_id, self._spool, self._on_fault
+            )
         self._state_file, self._stop_file = (
             (self.dir / RUN_JSON, self.dir / STOP_JSON)
             if self._shared is None
@@ -280,7 +228,7 @@ class Run:
         if start.kind != "new":
             restored = _resume.prepare(start, self.dir, config)
             given = (project, name, tags, notes, description, group, job_type, seed)
-            self._continue(restored, *given)
+            take_over(self, restored, *given)
         self._writer = HistoryWriter(
             self.dir / HISTORY_FILE,
             flush_interval=s.flush_interval,
@@ -300,20 +248,20 @@ class Run:
             self._persist()
         else:  # the writer's first tick writes it, if the run still runs then (see spooled)
             self._dirty = True
-        if start.kind in ("resume", "rewind"):
-            self._mark_resumed(Path(s.dir))
-        if start.auto_key is not None:
-            self._point_auto(Path(s.dir), start.auto_key)
+        leave_markers(Path(s.dir), start, self.id, self._on_fault)
         self._writer.start()
-        self._start_system_metrics()
+        self._system = _services.start_system_metrics(
+            s.system_metrics_interval, self.dir, self._writer.submit_aside, self._on_fault
+        )
         if restored is not None and self._system is not None:
             self._system.samples = restored.system_samples  # its sample index goes on
         if s.capture_output:
-            self._start_output_capture()
-        self._start_capture()
+            self._output_sink = _services.start_output_capture(self.dir, self._on_fault)
+        self._capture = _services.start_capture(
+            self.dir, s, self._scenario, self.seed, self._on_fault, self._spool, self._cwd
+        )
         _hooks.register(self)
-        _current.set(self)
-        _Latest.run = self
+        _current.make_current(self)
         from runlab.sdk._terminal import print_start
 
         print_start(self._name, self.id, self.project, self.dir, s.quiet)
@@ -443,11 +391,7 @@ class Run:
         other status to :meth:`finish`). ``None`` restores the default: a
         ``KeyboardInterrupt`` in the main thread, so the run ends ``killed``.
         """
-        if handler is not None and not callable(handler):
-            raise TypeError(
-                f"on_stop(handler={handler!r}): the handler must be callable (with no "
-                "arguments), or None for the default KeyboardInterrupt"
-            )
+        _checks.check_stop_handler(handler)
         self._stop_handler = handler
 
     def _on_stop_request(self) -> None:
@@ -459,13 +403,10 @@ class Run:
             except Exception as exc:  # the user's handler must not kill the writer thread
                 self._on_fault("stop handler", exc)
             return
-        # A real SIGINT to the main thread (not _thread.interrupt_main): it also wakes a main
-        # thread blocked in sleep or I/O, exactly like Ctrl-C.
-        with contextlib.suppress(OSError, ValueError):
-            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        _hooks.interrupt_main()
 
     def _on_fault(self, kind: str, exc: BaseException) -> None:
-        # Faults can come from ``_create_dir``, before ``id`` and ``dir`` are set.
+        # Faults can come from ``create_run_dir``, before ``id`` and ``dir`` are set.
         where = getattr(self, "dir", None) or self.settings.dir
         run_id = getattr(self, "id", None) or "(id not chosen yet)"
         message = f"{kind} failed under {where}: {exc}"
@@ -527,15 +468,7 @@ class Run:
             data = self._record().to_json()
             data["traceback"] = self._traceback
             data["faults"] = self._faults[-20:]
-            data["metrics"] = {
-                k: {
-                    "summary": d.summary,
-                    "goal": d.goal,
-                    "step_metric": d.step_metric,
-                    "graph": d.graph,
-                }
-                for k, d in self._tracker.definitions.items()
-            }
+            data["metrics"] = definitions_json(self._tracker)
             data["scenario"] = None if self._scenario is None else self._scenario.to_dict()
             data["episodes"] = self._episodes.count
             data.update(self._lineage)
@@ -569,7 +502,7 @@ class Run:
 
     @tags.setter
     def tags(self, value: Iterable[str]) -> None:
-        self._tags = _check_tags(value)
+        self._tags = _checks.check_tags(value)
         self._mark_dirty()
 
     @property
@@ -643,16 +576,9 @@ class Run:
             True
             False
         """
-        from runlab.sdk._alerts import Alert, check_level, check_wait
+        from runlab.sdk._alerts import Alert, check_alert
 
-        if not isinstance(title, str) or not title.strip():
-            raise (TypeError if not isinstance(title, str) else ValueError)(
-                f"alert title must be a non-empty str, not {title!r}"
-            )
-        if not isinstance(text, str):
-            raise TypeError(f"alert text must be a str, not {type(text).__name__}")
-        checked = check_level(level)
-        wait = check_wait(wait_duration)
+        checked, wait = check_alert(title, text, level, wait_duration)
         if self._finished:
             raise RunFinishedError(f"run {self.id} has finished ({self._status}); no more alerts")
         if self._disabled:
@@ -674,46 +600,15 @@ class Run:
         Raises:
             ValueError: ``expect_next_in`` is not a positive, finite number of seconds.
         """
-        seconds = expect_next_in
-        number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
-        if not (number and 0 < seconds < float("inf")):  # NaN fails the comparison too
-            raise ValueError(
-                f"report_progress(expect_next_in={expect_next_in!r}): give the seconds until "
-                "the next report, a finite number > 0"
-            )
+        seconds = _checks.check_expect_next_in(expect_next_in)
         self._deadline = _time() + seconds  # the writer's tick persists it
 
     def _alerts(self) -> Outbox:
         if self._outbox is None:
-            from runlab.sdk._alerts import Outbox
-            from runlab.sdk._sinks import sinks_from_settings
+            from runlab.sdk._alerts import run_outbox
 
-            self._outbox = Outbox(
-                sinks_from_settings(self.settings), self.dir / FILES_DIR, self._on_fault
-            )
+            self._outbox = run_outbox(self.settings, self.dir / FILES_DIR, self._on_fault)
         return self._outbox
-
-    def _alert_failure(self) -> None:
-        """The automatic alert of a failed run, sent when a sink beyond the console is set."""
-        from runlab.sdk._alerts import Alert, AlertLevel
-
-        outbox = self._alerts()
-        if all(sink.kind == "console" for sink in outbox.sinks):
-            return  # the end-of-run block already tells the terminal
-        reason = self._err_msg or "no error message"
-        if self._exit_code is not None and "exit code" not in reason:
-            reason += f" (exit code {self._exit_code})"
-        alert = Alert(
-            f"Run {self._name} failed",
-            f"Run {self._name} ({self.id}) in project {self.project} failed: {reason}",
-            AlertLevel.ERROR,
-            self.id,
-            self._name,
-            self.project,
-            _time(),
-            kind="failed",
-        )
-        outbox.send(alert, console=False)
 
     def define_metric(
         self,
@@ -747,12 +642,7 @@ class Run:
         ``status`` may be ``finished``, ``failed``, ``killed`` or ``canceled`` (HumaLab's
         ``FINISHED``/``ERRORED``/``CANCELED`` too). Calling it again does nothing.
         """
-        final = RunStatus.FINISHED if status is None else RunStatus(status)
-        if not final.is_terminal or final is RunStatus.CRASHED:
-            raise ValueError(
-                f"finish(status={status!r}): a run ends finished, failed, killed or canceled"
-            )
-        self._end(final, err_msg, exit_code, None)
+        self._end(_checks.check_final_status(status), err_msg, exit_code, None)
 
     def _end(
         self,
@@ -778,7 +668,8 @@ class Run:
         traceback: str | None,
     ) -> None:
         self.log = self._log_after_finish  # type: ignore[method-assign]
-        self._stop_system_metrics()  # its last sample, before the end time and the last flush
+        if self._system is not None:
+            self._system.stop()  # its last sample, before the end time and the last flush
         self._status = status
         self._err_msg = err_msg
         self._exit_code = exit_code
@@ -786,14 +677,18 @@ class Run:
         self._end_time = _time()
         self._episodes.end_open(status)
         if self._disabled:
-            self._reset_current()
+            _current.reset_current(self, self._previous)
             return
         if status is RunStatus.FAILED:
-            self._alert_failure()
+            from runlab.sdk._alerts import send_failure
+
+            send_failure(self._alerts(), self.id, self._name, self.project, err_msg, exit_code)
         self._writer.close()
         if self._capture is not None:
             self._capture.join(timeout=10)
-        self._stop_output_capture()
+        if self._output_sink is not None:
+            _services.stop_output_capture(self._output_sink)
+            self._output_sink = None
         if self._outbox is not None:
             from runlab.sdk._alerts import FINISH_WAIT, drain
 
@@ -802,7 +697,7 @@ class Run:
         if self._spool is not None:  # the record goes out now: a crash from here loses nothing
             self._spool.flush()
         _hooks.unregister(self)
-        self._reset_current()
+        _current.reset_current(self, self._previous)
         from runlab.sdk._terminal import print_end
 
         print_end(
@@ -857,18 +752,9 @@ class Run:
     def add_metric(self, name: str, metric: Metrics) -> None:
         """Register a run-level metric with a display hint (``runlab.metrics.Metrics``) or a
         reduction (``runlab.metrics.Summary(kind=...)``); then ``run.log({name: value})``."""
-        from runlab.metrics import Metrics, Summary
-
-        _check_reserved(name, "metric")
-        if not isinstance(metric, Metrics):
-            raise TypeError(
-                f"add_metric({name!r}, ...): expected runlab.metrics.Metrics or Summary, "
-                f"not {type(metric).__name__}"
-            )
-        kind = metric.kind if isinstance(metric, Summary) else "last"
-        definition = check_definition(name, kind, None, None)
+        definition = _checks.metric_definition(name, metric)
         self._sync()
-        self._tracker.define(dataclasses.replace(definition, graph=metric.graph))
+        self._tracker.define(definition)
         self._mark_dirty()
 
     def log_code(self, key: str, code_content: str) -> None:
@@ -876,18 +762,7 @@ class Run:
         self._save_code(key, code_content, "")
 
     def _save_code(self, key: str, code_content: str, prefix: str) -> None:
-        _check_reserved(key, "artifact")
-        _check_file_name(key)
-        if not isinstance(code_content, str):
-            raise TypeError(f"log_code({key!r}): code_content must be str")
-        if self._disabled:
-            return
-        path = self.dir / ARTIFACTS_DIR / f"{prefix}code" / key
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(code_content, encoding="utf-8")
-        except OSError as exc:
-            self._on_fault("log_code", exc)
+        save_code(self.dir, key, code_content, prefix, self._disabled, self._on_fault)
 
     def save(self, path: str | os.PathLike[str], name: str | None = None) -> Path:
         """Copy a file into the run's ``files/`` (as ``name``, default its file name).
@@ -895,17 +770,7 @@ class Run:
         Returns:
             The path of the copy.
         """
-        source = Path(path)
-        if not source.is_file():
-            raise FileNotFoundError(f"run.save({os.fspath(path)!r}): no such file")
-        target_name = name if name is not None else source.name
-        _check_reserved(Path(target_name).stem, "file")
-        _check_file_name(target_name)
-        target = self.dir / FILES_DIR / target_name
-        if not self._disabled:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        return target
+        return save_file(self.dir, path, name, self._disabled)
 
     def _detach(self) -> None:
         """Silence this copy of the run in a forked child process (the parent owns it)."""
@@ -914,13 +779,6 @@ class Run:
         self._disabled = True
         self._finished = True
         self.log = _noop_log  # type: ignore[method-assign]
-
-    def _reset_current(self) -> None:
-        if _current.get() is self:
-            prev = self._previous
-            _current.set(prev if prev is not None and not prev._finished else None)
-        if _Latest.run is self:
-            _Latest.run = None
 
     def _log_after_finish(self, *args: Any, **kwargs: Any) -> None:
         raise RunFinishedError(f"run {self.id} has finished ({self._status}); start a new run")
@@ -934,270 +792,11 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
-            self._end(RunStatus.FINISHED, None, None, None)
-        elif isinstance(exc, _hooks.Terminated):
-            self._end(RunStatus.KILLED, "terminated by SIGTERM", -exc.signum, None)
-        elif isinstance(exc, KeyboardInterrupt):
-            self._end(RunStatus.KILLED, "KeyboardInterrupt", None, None)
-        elif isinstance(exc, SystemExit):
-            code = _hooks._exit_code(exc.code)
-            if code == 0:
-                self._end(RunStatus.FINISHED, None, 0, None)
-            else:
-                self._end(RunStatus.FAILED, f"exit code {code}", code, None)
-        else:
-            text = "".join(tb_module.format_exception(exc_type, exc, tb))
-            self._end(RunStatus.FAILED, f"{type(exc).__name__}: {exc}", None, text)
+        self._end(*_hooks.block_end(exc_type, exc, tb))
 
     def __repr__(self) -> str:
         return f"<runlab.Run {self.id} {self._name!r} project={self.project!r} {self._status}>"
 
-    # -- setup helpers ----------------------------------------------------------------------
-
-    def _continue(
-        self,
-        restored: _resume.Restored,
-        project: str | None,
-        name: str | None,
-        tags: Iterable[str] | None,
-        notes: str | None,
-        description: str | None,
-        group: str | None,
-        job_type: str | None,
-        seed: int | None,
-    ) -> None:
-        """Take over a resumed, rewound or forked run's state (fields given to init win)."""
-        prior = restored.prior
-        self.config = Config(restored.config, on_change=self._mark_dirty)
-        self._tracker = restored.tracker
-        self.summary = Summary(self._tracker, self._sync, self._mark_dirty)
-        self._max_step = restored.last_step
-        self._step = restored.last_step + 1
-        self._lineage.update(restored.lineage)
-        if not prior:
-            return
-        created = prior.get("created_at")
-        if isinstance(created, (int, float)) and not isinstance(created, bool):
-            self.start_time = float(created)
-        if project is None and isinstance(prior.get("project"), str):
-            self.project = prior["project"]
-        if name is None and isinstance(prior.get("name"), str):
-            self._name = prior["name"]
-        if tags is None and isinstance(prior.get("tags"), list):
-            self._tags = _check_tags(prior["tags"])
-        for attr, given, stored in (
-            ("_notes", notes, prior.get("notes")),
-            ("_description", description, prior.get("description")),
-            ("group", group, prior.get("group")),
-            ("job_type", job_type, prior.get("job_type")),
-        ):
-            if given is None and isinstance(stored, str):
-                setattr(self, attr, stored)
-        if seed is None and isinstance(prior.get("seed"), int):
-            self.seed = prior["seed"]
-        if self._scenario is None and isinstance(prior.get("scenario"), dict):
-            self._scenario = _load_scenario(prior["scenario"])
-        episodes = prior.get("episodes")
-        if isinstance(episodes, int) and not isinstance(episodes, bool):
-            self._episodes.count = episodes
-
-    def _mark_resumed(self, root: Path) -> None:
-        try:
-            _resume.mark_resumed(root / "runs", self.id)
-        except OSError as exc:
-            self._on_fault("resume marker", exc)
-
-    def _point_auto(self, root: Path, key: str) -> None:
-        try:
-            _resume.write_auto_pointer(root / "runs", key, self.id)
-        except OSError as exc:
-            self._on_fault("resume='auto' pointer", exc)
-
-    def _create_dir(self, root: Path, custom: str | None) -> tuple[str, Path]:
-        runs = root / "runs"
-        if custom is not None:
-            run_id = check_id(custom)
-            path = runs / run_id
-            try:
-                _mkdir_in(runs, path)
-            except FileExistsError:
-                raise RunExistsError(
-                    f"a run with id {run_id!r} already exists in {root} (ids of deleted runs "
-                    "are never reused); choose another id"
-                ) from None
-            except OSError as exc:
-                self._on_fault("mkdir", exc)
-            self._mkfiles(path)
-            return run_id, path
-        taken = self._spool.take() if self._spool is not None and custom is None else None
-        if taken is not None:
-            return taken
-        for _ in range(100):
-            run_id = new_id()
-            path = runs / run_id
-            try:
-                _mkdir_in(runs, path)
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                self._on_fault("mkdir", exc)
-            self._mkfiles(path)
-            if self._spool is not None:
-                self._spool.adopt(run_id)
-            return run_id, path
-        raise RunExistsError(f"could not find a free run id in {root}")  # pragma: no cover
-
-    def _mkfiles(self, path: Path) -> None:
-        try:
-            (path / FILES_DIR).mkdir(exist_ok=True)
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:  # parent failure already reported
-                self._on_fault("mkdir", exc)
-
-    def _start_system_metrics(self) -> None:
-        interval = self.settings.system_metrics_interval
-        if not interval:
-            return
-        try:
-            from runlab.system._metrics import SystemSampler
-
-            self._system = SystemSampler(interval, self.dir, self._writer.submit_aside)
-            self._system.start()
-        except Exception as exc:  # metrics are a convenience; never block a run for them
-            self._on_fault("system metrics", exc)
-
-    def _stop_system_metrics(self) -> None:
-        if self._system is not None:
-            self._system.stop()
-
-    def _start_output_capture(self) -> None:
-        try:
-            from runlab.system._output import output_capture
-
-            self._output_sink = output_capture().add_sink(
-                self.dir / FILES_DIR / OUTPUT_LOG,
-                on_error=lambda exc: self._on_fault("output.log", exc),
-            )
-        except Exception as exc:  # capture is a convenience; never block a run for it
-            self._on_fault("output capture", exc)
-
-    def _stop_output_capture(self) -> None:
-        if self._output_sink is not None:
-            from runlab.system._output import output_capture
-
-            with contextlib.suppress(Exception):
-                output_capture().remove_sink(self._output_sink)
-            self._output_sink = None
-
-    def _start_capture(self) -> None:
-        from runlab.sdk._capture import RunCapture
-
-        self._capture = RunCapture(
-            self.dir,
-            self.settings,
-            self._scenario,
-            self.seed,
-            self._on_fault,
-            self._spool,
-            self._cwd,
-        )
-        self._capture.start()
-
-
-_RESERVED_NAMES = frozenset({"scenario", "seed"})
-
-
-def _mkdir_in(runs: Path, path: Path) -> None:
-    """``mkdir`` a run directory, creating ``runs/`` (and the store) only when it is missing:
-    one system call for every run but a store's first. An id that a deleted run had is taken
-    (``FileExistsError``): ids are never reused."""
-    try:
-        os.mkdir(path)
-    except FileNotFoundError:
-        runs.mkdir(parents=True, exist_ok=True)
-        os.mkdir(path)
-    if os.path.lexists(os.path.join(runs.parent, TRASH_DIR, path.name)):
-        os.rmdir(path)
-        raise FileExistsError(f"run id {path.name!r} belonged to a deleted run")
-
-
-def spool_for(root: str | os.PathLike[str]) -> Spool:
-    """The spool doing the file-system work of the store at ``root`` (see
-    :mod:`runlab.storage._spool`); ``park()`` or ``close()`` it when its runs have ended."""
-    from runlab.storage._spool import acquire
-
-    return acquire(runs_dir(root), Path(root) / TRASH_DIR, new_id)
-
-
-@contextlib.contextmanager
-def spooled(spool: Spool | None) -> Iterator[None]:
-    """New runs started in this block (in this context) hand their file-system work to
-    ``spool``: a sweep's trials. Such a run's ``run.json`` is first written on its writer's
-    first tick (half a flush interval after the start), or when it ends if that is sooner, and
-    ``finish()`` returns before the last one is written: the spool's ``settle()``/``close()``
-    waits for it."""
-    token = _spooled.set(spool)
-    try:
-        yield
-    finally:
-        _spooled.reset(token)
-
-
-def _check_reserved(name: str, what: str) -> None:
-    if name in _RESERVED_NAMES:
-        raise ValueError(
-            f"{what} name {name!r} is reserved (the run keeps its scenario and seed under "
-            "these names); choose another name"
-        )
-
-
-def _check_file_name(name: str) -> None:
-    if (
-        not isinstance(name, str)
-        or not name
-        or name in (".", "..")
-        or "/" in name
-        or "\\" in name
-        or "\x00" in name
-    ):
-        raise ValueError(f"{name!r} is not a valid file name (no '/', '\\', '..', or empty)")
-
-
-def _load_scenario(spec: Any) -> Scenario | None:
-    if spec is None:
-        return None
-    from runlab.scenario import Scenario
-
-    scenario = spec if isinstance(spec, Scenario) else Scenario(spec)
-    return None if scenario.is_empty and not spec else scenario
-
 
 def _noop_log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
     return None
-
-
-def _check_step(step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, int):
-        item = getattr(step, "item", None)
-        value = item() if callable(item) else step
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise LogTypeError(f"step must be an int, not {type(step).__name__} ({step!r})")
-        step = value
-    if step < 0:
-        raise StepOrderError(f"step must be >= 0, got {step}")
-    return int(step)
-
-
-def _check_tags(tags: Iterable[str] | None) -> tuple[str, ...]:
-    if tags is None:
-        return ()
-    if isinstance(tags, str):
-        tags = [tags]
-    out: list[str] = []
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > 128:
-            raise ValueError(f"tag {tag!r} must be a non-empty str of at most 128 characters")
-        if tag not in out:
-            out.append(tag)
-    return tuple(out)

@@ -164,7 +164,7 @@ def sweep(
         source = _FixedSource(trials(space, group, method, n, seed))
     if executor is None and source.planned >= SPOOL_MIN_TRIALS:
         # trials in this process: a helper does their runs' file-system work meanwhile
-        from runlab.sdk._run import spool_for
+        from runlab.sdk._run_dir import spool_for
 
         job = dataclasses.replace(job, spool=spool_for(_trial_settings(job).dir))
     try:
@@ -295,7 +295,7 @@ def _with_trial(job: _Job, trial: Trial) -> _Job:
 def run_trial(job: _Job) -> TrialOutcome:
     """Run one trial as a run (module level, so process executors can pickle it)."""
     import runlab
-    from runlab.sdk._run import spooled
+    from runlab.sdk._run_dir import spooled
 
     trial, metric = job.trial, job.metric or DEFAULT_METRIC
     with spooled(job.spool):
