@@ -182,7 +182,7 @@ def test_m4_on_gaps_and_nan() -> None:
     assert m4_indices(None, np.array([np.nan, np.nan, 1.0]), 1).tolist() == [0, 2]
 
 
-def test_both_decoders_agree_with_read_series(tmp_path: Path) -> None:
+def test_decode_agrees_with_read_series_with_and_without_times(tmp_path: Path) -> None:
     from runlab.storage._reader import read_series
 
     run = start(tmp_path, project="p", name="mixed")
@@ -196,14 +196,15 @@ def test_both_decoders_agree_with_read_series(tmp_path: Path) -> None:
     run.finish()
     expected = read_series(run.dir)
     for key in ("dense", "sparse"):
-        one_pass = decode(run.dir, key, with_times=False)
-        two_pass = decode(run.dir, key, with_times=True)
+        values_only = decode(run.dir, key, with_times=False)
+        timed = decode(run.dir, key, with_times=True)
         want = expected[key]
-        for got in (one_pass, two_pass):
+        for got in (values_only, timed):
             assert got.values.tolist() == want.values.tolist()
             assert got.step_slice(0, got.size).tolist() == want.steps.tolist()
-        assert two_pass.times is not None
-        assert two_pass.times.tolist() == want.timestamps.tolist()
+        assert values_only.times is None
+        assert timed.times is not None
+        assert timed.times.tolist() == want.timestamps.tolist()
 
 
 def test_metric_stats_over_many_small_frames(tmp_path: Path) -> None:

@@ -2,22 +2,22 @@
 
 :func:`runlab.storage._reader.read_series` keeps every block's step, time and value arrays and
 then concatenates them, which holds a 10 M-point key several times over. Here only the one key
-asked for is decoded from the memory-mapped log (pages dropped as the scan goes): its values in
-one pass, joined once; with wall times too, in two passes (the first counts, the second fills
-arrays allocated once). Steps that run without gaps (the common case) are not stored at all,
-only the first. Decoded series stay in a small LRU cache, bounded in bytes and keyed by the
-log's identity, so zooming and refreshing a chart cost only the bucketing; a log that grew
-since is decoded from where the cached series ended.
+asked for is decoded from the memory-mapped log (pages dropped as the scan goes): a first walk
+over the frame and column headers counts its points, then the checksummed frames are copied (or
+inflated) straight into arrays allocated once at that size. A fresh server pays for every page
+it touches first, so no per-block arrays are made, joined and given back. Steps that run without
+gaps (the common case) are not stored at all, only the first. Decoded series stay in a small
+LRU cache, bounded in bytes and keyed by the log's identity, so zooming and refreshing a chart
+cost only the bucketing; a log that grew since is decoded from where the cached series ended.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import mmap
 import os
-import sys
+import struct
 import threading
 import warnings
 import zlib
@@ -34,10 +34,14 @@ from runlab.storage._format import (
     FILE_HEADER,
     FRAME_HEADER_SIZE,
     KIND_HISTORY,
+    ColumnView,
+    HistoryBlock,
     block_micros,
-    block_steps,
-    decode_history,
+    first_step_range,
+    frame_spans,
     iter_frames,
+    locate_column,
+    steps_of,
 )
 from runlab.storage._layout import HISTORY_FILE
 from runlab.storage._ranks import has_ranks, merged_series
@@ -92,8 +96,9 @@ class Series:
     def has_nan(self) -> bool:
         """Whether any value is NaN (checked once per series)."""
         if self._has_nan is None:
+            # The minimum is NaN when any value is: no 10 M-point mask of fresh memory for it.
             kind = self.values.dtype.kind
-            self._has_nan = kind == "f" and bool(np.isnan(self.values).any())
+            self._has_nan = kind == "f" and self.size > 0 and bool(np.isnan(self.values.min()))
         return self._has_nan
 
     def step_index(self, step: float, side: str = "left") -> int:
@@ -107,22 +112,6 @@ class Series:
 
 
 # -- decoding ------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Block:
-    offset: int
-    """Where the block's payload starts in the log."""
-    length: int
-    count: int
-    first: int
-    last: int
-    gapless: bool
-    dtype: str
-    values: np.ndarray[Any, Any] | None = None
-    """The block's values, when the scan keeps them (a single pass)."""
-    steps: np.ndarray[Any, Any] | None = None
-    """The block's steps, kept with ``values`` unless the block is gapless."""
 
 
 def _map(f: Any) -> tuple[Any, tuple[int, int]]:
@@ -141,7 +130,8 @@ def _unmap(buf: Any) -> None:
             buf.close()
 
 
-_DROP_EVERY = 16 * 2**20
+_DROP_EVERY = 2**20
+"""Bytes of the mapping read between drops: its pages are the file cache's, cheap to map again."""
 
 
 def _frames(buf: Any, start: int) -> Iterator[tuple[memoryview, int]]:
@@ -169,98 +159,139 @@ def _frames(buf: Any, start: int) -> Iterator[tuple[memoryview, int]]:
             dropped = upto
 
 
-def _scan(buf: Any, key: str, start: int, keep: bool) -> tuple[list[_Block], int]:
-    """The first pass: which blocks hold ``key``, how many points, which steps; with ``keep``
-    their values (and steps) too, so that no second pass is needed."""
-    wanted = frozenset((key,))
-    blocks: list[_Block] = []
+def _plan(buf: Any, start: int, name: bytes) -> tuple[int, set[str]]:
+    """How many points of the key the frames from ``start`` hold, and their dtypes, from the
+    frame and column headers alone: the size to allocate the series' arrays at once.
+
+    Checksums are not checked here (the filling pass checks them): a corrupt frame can make
+    this count wrong, which the filling pass then corrects by growing or trimming."""
+    view = memoryview(buf)
+    total = 0
+    kinds: set[str] = set()
+    for kind, begin, end in frame_spans(view, max(start, len(FILE_HEADER))):
+        if kind != KIND_HISTORY:
+            continue
+        try:
+            col = locate_column(view[begin:end], name)
+            if col is not None:
+                rows = _row_numbers(col)
+                total += col.n_rows if rows is None else len(rows)
+                kinds.add(col.dtype)
+        except (struct.error, zlib.error, ValueError):
+            pass
+    return total, kinds
+
+
+def _row_numbers(col: ColumnView) -> np.ndarray[Any, Any] | None:
+    """The rows of its block holding the key, None when it is in every row."""
+    if col.rows is None:
+        return None
+    return np.frombuffer(zlib.decompress(col.rows), dtype="<u4")
+
+
+def _values(col: ColumnView) -> np.ndarray[Any, Any]:
+    """The key's values in its block: a view of the log when stored plain (the usual float
+    column)."""
+    raw = zlib.decompress(col.values) if col.compressed else col.values
+    return np.frombuffer(raw, dtype=_DTYPES[col.dtype])
+
+
+class _Sink:
+    """The arrays of the part of a series being decoded, allocated once at the planned size
+    and filled block by block: no per-block arrays to join (and give back to the system)
+    afterwards. Steps are only stored once a block breaks the run of consecutive steps."""
+
+    def __init__(
+        self, capacity: int, kinds: set[str], with_times: bool, after: Series | None
+    ) -> None:
+        self.kinds = kinds
+        self.values: np.ndarray[Any, Any] = np.empty(capacity, dtype=_value_dtype(kinds))
+        self.times = np.empty(capacity, dtype=np.float64) if with_times else None
+        self.steps: np.ndarray[Any, Any] | None = None
+        self.first: int | None = None
+        self.next: int | None = None
+        """The step that keeps the steps consecutive, once there is one."""
+        self.size = 0
+        if after is not None and after.size:
+            if after.first_step is None:
+                self.steps = np.empty(capacity, dtype=np.int64)
+            else:
+                self.next = after.first_step + after.size
+
+    def add(self, col: ColumnView) -> None:
+        rows = _row_numbers(col)
+        n = col.n_rows if rows is None else len(rows)
+        if not n:
+            return
+        self._reserve(n, col.dtype)
+        pos, stop = self.size, self.size + n
+        self.values[pos:stop] = _values(col)
+        first = first_step_range(col.flags, bytes(col.steps_raw))
+        steps = None
+        if first is None or rows is not None:
+            steps = steps_of(col.n_rows, col.flags, bytes(col.steps_raw))
+            steps = steps if rows is None else steps[rows]
+            first = int(steps[0])
+        if self.steps is None and (steps is not None or self.next not in (None, first)):
+            self._store_steps()
+        if self.steps is not None:
+            self.steps[pos:stop] = np.arange(first, first + n) if steps is None else steps
+        if self.times is not None:
+            block = HistoryBlock(col.n_rows, col.flags, b"", bytes(col.ts_z), {}, ())
+            micros = block_micros(block)
+            np.divide(micros if rows is None else micros[rows], 1e6, out=self.times[pos:stop])
+        if self.first is None:
+            self.first = first
+        self.next = first + n if steps is None else int(steps[-1]) + 1
+        self.size = stop
+
+    def _reserve(self, n: int, kind: str) -> None:
+        """Room for ``n`` more points of dtype ``kind`` (more than planned, or another dtype,
+        only when the plan was misled by a corrupt frame)."""
+        self.kinds.add(kind)
+        dtype = _value_dtype(self.kinds)
+        if dtype != self.values.dtype:
+            self.values = self.values.astype(dtype)
+        if self.size + n > len(self.values):
+            room = max(2 * len(self.values), self.size + n)
+            self.values = _grown(self.values, self.size, room)
+            if self.steps is not None:
+                self.steps = _grown(self.steps, self.size, room)
+            if self.times is not None:
+                self.times = _grown(self.times, self.size, room)
+
+    def _store_steps(self) -> None:
+        """Steps stored from here on: those so far were consecutive from ``first``."""
+        self.steps = np.empty(len(self.values), dtype=np.int64)
+        if self.size:
+            assert self.first is not None
+            self.steps[: self.size] = np.arange(self.first, self.first + self.size)
+
+    def arrays(self) -> tuple[Any, Any, Any]:
+        """Steps (None when consecutive), values and times, as long as what was filled."""
+        return self._trimmed(self.steps), self._trimmed(self.values), self._trimmed(self.times)
+
+    def _trimmed(self, a: np.ndarray[Any, Any] | None) -> Any:
+        if a is None or len(a) == self.size:
+            return a
+        return a[: self.size].copy()  # not a view: the unused rest is given back
+
+
+def _grown(a: np.ndarray[Any, Any], used: int, room: int) -> np.ndarray[Any, Any]:
+    out = np.empty(room, dtype=a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+def _fill(buf: Any, start: int, name: bytes, sink: _Sink) -> int:
+    """The filling pass over checksummed frames; returns the offset past the last one read."""
     end = start
     for payload, offset in _frames(buf, start):
         end = offset + len(payload)
-        block = decode_history(payload, wanted)
-        col = block.keys.get(key)
-        if col is None:
-            continue
-        steps = block_steps(block)
-        gapless = col.rows is None and int(steps[-1]) - int(steps[0]) == len(steps) - 1
-        if col.rows is not None:
-            rows = np.frombuffer(zlib.decompress(col.rows), dtype="<u4")
-            steps = steps[rows]
-        if not len(steps):
-            continue
-        found = _Block(
-            offset, len(payload), len(steps), int(steps[0]), int(steps[-1]), gapless, col.dtype
-        )
-        if keep:
-            raw = zlib.decompress(col.values) if col.compressed else col.values
-            found.values = np.frombuffer(raw, dtype=_DTYPES[col.dtype])
-            found.steps = None if gapless else steps
-        blocks.append(found)
-    return blocks, end
-
-
-def _join(blocks: list[_Block], dtype: Any, gapless: bool) -> tuple[Any, Any, Any]:
-    """Arrays from the blocks a keeping scan read: one copy of the values, no second pass."""
-    if not blocks:
-        return None if gapless else np.empty(0, dtype=np.int64), np.empty(0, dtype=dtype), None
-    values = np.concatenate([b.values for b in blocks if b.values is not None])
-    steps = None
-    if not gapless:
-        steps = np.concatenate(
-            [
-                b.steps if b.steps is not None else np.arange(b.first, b.last + 1, dtype=np.int64)
-                for b in blocks
-            ]
-        )
-    return steps, values.astype(dtype, copy=False), None
-
-
-def _fill(
-    fd: int, blocks: list[_Block], key: str, dtype: Any, gapless: bool, with_times: bool
-) -> tuple[Any, Any, Any]:
-    """The second pass: each block read again on its own (``pread``), into arrays sized once."""
-    total = sum(b.count for b in blocks)
-    values = np.empty(total, dtype=dtype)
-    steps = None if gapless else np.empty(total, dtype=np.int64)
-    times = np.empty(total, dtype=np.float64) if with_times else None
-    wanted = frozenset((key,))
-    pos = 0
-    for b in blocks:
-        block = decode_history(memoryview(os.pread(fd, b.length, b.offset)), wanted)
-        col = block.keys[key]
-        raw = zlib.decompress(col.values) if col.compressed else col.values
-        values[pos : pos + b.count] = np.frombuffer(raw, dtype=_DTYPES[col.dtype])
-        rows = None
-        if col.rows is not None:
-            rows = np.frombuffer(zlib.decompress(col.rows), dtype="<u4")
-        if steps is not None:
-            block_s = block_steps(block)
-            steps[pos : pos + b.count] = block_s if rows is None else block_s[rows]
-        if times is not None:
-            micros = block_micros(block)
-            times[pos : pos + b.count] = (micros if rows is None else micros[rows]) / 1e6
-        pos += b.count
-    return steps, values, times
-
-
-def _give_back_freed_memory() -> None:
-    """Return the heap the per-block copies of a one-pass decode used to the system (glibc
-    keeps freed mid-sized blocks otherwise: ~60 MB after a 10 M-point key)."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        _malloc_trim = False
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-            except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-                pass
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim: Any = None
+        col = locate_column(payload, name)
+        if col is not None:
+            sink.add(col)
+    return end
 
 
 def _value_dtype(kinds: set[str]) -> Any:
@@ -281,33 +312,20 @@ def decode(run_dir: Path, key: str, *, with_times: bool, after: Series | None = 
         f = open(path, "rb")  # noqa: SIM115 (closed below, after both passes)
     except FileNotFoundError:
         return Series(key, 0, None, np.empty(0), np.empty(0) if with_times else None, 0, (0, 0))
+    name = key.encode("utf-8")
     with f:
         buf, identity = _map(f)
         try:
             start = after.end if after is not None else 0
-            # Without timestamps, one pass keeps the values (a transient second copy of them
-            # while joining); with them, a second pass fills arrays sized once instead.
-            blocks, end = _scan(buf, key, start, keep=not with_times)
+            capacity, kinds = _plan(buf, start, name)
+            if after is not None and after.size:
+                kinds.add({"f": "d", "i": "q", "b": "?"}[after.values.dtype.kind])
+            sink = _Sink(capacity, kinds, with_times, after)
+            end = _fill(buf, start, name, sink)
         finally:
             _unmap(buf)
-        gapless = all(b.gapless for b in blocks) and all(
-            b.first == a.last + 1 for a, b in itertools.pairwise(blocks)
-        )
-        kinds = {b.dtype for b in blocks}
-        if after is not None and after.size:
-            prior_last = int(after.steps_at(slice(after.size - 1, after.size))[0])
-            gapless = gapless and after.first_step is not None
-            if blocks:
-                gapless = gapless and blocks[0].first == prior_last + 1
-            kinds.add({"f": "d", "i": "q", "b": "?"}[after.values.dtype.kind])
-        dtype = _value_dtype(kinds)
-        first = (blocks[0].first if blocks else 0) if gapless else None
-        if with_times:
-            steps, values, times = _fill(f.fileno(), blocks, key, dtype, gapless, with_times)
-        else:
-            steps, values, times = _join(blocks, dtype, gapless)
-            del blocks
-            _give_back_freed_memory()
+    steps, values, times = sink.arrays()
+    first = (sink.first if sink.first is not None else 0) if steps is None else None
     series = Series(key, first, steps, values, times, end, identity)
     if after is not None and after.size:
         series = _append(after, series)

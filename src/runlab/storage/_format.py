@@ -345,6 +345,63 @@ class HistoryBlock:
     """Every key in the block, wanted or not."""
 
 
+@dataclass(frozen=True)
+class ColumnView:
+    """One key's column in a history payload, as views of the payload: nothing copied, for a
+    reader that copies the values once, straight into arrays of its own."""
+
+    n_rows: int
+    flags: int
+    """The payload's flags: how its steps and timestamps are stored."""
+    steps_raw: memoryview
+    ts_z: memoryview
+    dtype: str
+    rows: memoryview | None
+    """uint32 row numbers (zlib'd) or None when the key is in every row of the block."""
+    values: memoryview
+    compressed: bool
+
+
+def locate_column(payload: memoryview, name: bytes) -> ColumnView | None:
+    """The column of the key named ``name`` (UTF-8) in a history payload, if it has one
+    (:func:`decode_history` copies the wanted columns out instead)."""
+    n, flags, steps_len, ts_len, n_keys = _HIST.unpack_from(payload, 0)
+    pos = _HIST.size
+    steps_raw = payload[pos : pos + steps_len]
+    pos += steps_len
+    ts_z = payload[pos : pos + ts_len]
+    pos += ts_len
+    for _ in range(n_keys):
+        (name_len,) = _KEY_HEAD.unpack_from(payload, pos)
+        pos += _KEY_HEAD.size
+        found = payload[pos : pos + name_len] == name
+        pos += name_len
+        dtype, key_flags, index_len, values_len = _KEY_TAIL.unpack_from(payload, pos)
+        pos += _KEY_TAIL.size
+        if found:
+            rows = payload[pos : pos + index_len] if index_len else None
+            values = payload[pos + index_len : pos + index_len + values_len]
+            compressed = bool(key_flags & _VALUES_ZLIB)
+            return ColumnView(n, flags, steps_raw, ts_z, chr(dtype), rows, values, compressed)
+        pos += index_len + values_len
+    return None
+
+
+def frame_spans(buf: memoryview, start: int) -> Iterator[tuple[int, int, int]]:
+    """``(kind, payload start, payload end)`` of the frames from offset ``start``, read from
+    their headers alone (no checksum: for sizing, not for trusting); stops at the first torn
+    or corrupt header, where only :func:`iter_frames` resynchronises."""
+    size = len(buf)
+    pos = start
+    while pos + FRAME_HEADER_SIZE <= size:
+        magic, kind, _flags, length, _crc = _FRAME.unpack_from(buf, pos)
+        end = pos + FRAME_HEADER_SIZE + length
+        if magic != FRAME_MAGIC or not 0 < length <= MAX_FRAME or end > size:
+            return
+        yield kind, pos + FRAME_HEADER_SIZE, end
+        pos = end
+
+
 def decode_history(payload: memoryview, wanted: frozenset[str] | None = None) -> HistoryBlock:
     """Split a history payload into its columns (decompression is left to the reader)."""
     n, flags, steps_len, ts_len, n_keys = _HIST.unpack_from(payload, 0)
