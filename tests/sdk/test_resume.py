@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,24 @@ def test_system_metric_samples_go_on_after_a_resume(tmp_path: Path) -> None:
     steps = read_system_metrics(run.dir)["step"].to_list()
     assert len(steps) >= 4
     assert steps == list(range(len(steps)))  # one axis, no sample index used twice
+
+
+def test_a_stop_request_of_the_ended_process_does_not_stop_the_resumed_run(
+    tmp_path: Path,
+) -> None:
+    from runlab.storage._store import RunStore
+
+    run = start(tmp_path, id="r1")
+    assert RunStore(tmp_path).request_stop("r1")  # asked, then the process ended otherwise
+    run.finish()
+    assert (run.dir / "stop.json").exists()
+    stops: list[float] = []
+    resumed = start(tmp_path, id="r1", resume="must")
+    resumed.on_stop(lambda: stops.append(1.0))
+    assert not (resumed.dir / "stop.json").exists()
+    resumed.log({"loss": 1.0})
+    resumed._sync()  # a writer tick has checked for stop requests by now
+    time.sleep(0.6)
+    resumed.finish()
+    assert stops == []
+    assert run_json(resumed.dir)["status"] == "finished"

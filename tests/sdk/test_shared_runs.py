@@ -44,7 +44,7 @@ def test_shared_takes_the_id_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RUNLAB_RUN_ID", "slurm-42")
-    monkeypatch.setenv("RUNLAB_RESUME", "allow")  # not applied to shared runs
+    monkeypatch.setenv("RUNLAB_RESUME", "allow")  # a new label: started, nothing to resume
     run = runlab.init(dir=tmp_path, shared=True, label="rank-1", settings=FAST)
     assert run.id == "slurm-42"
     assert run.dir == run_dir(tmp_path, "slurm-42") / RANKS_DIR / "rank-1"
@@ -67,9 +67,19 @@ def test_owner_label_is_reserved(tmp_path: Path) -> None:
         join(tmp_path, "owner")
 
 
-def test_shared_does_not_combine_with_resume(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="cannot be combined with resume"):
-        join(tmp_path, "rank-1", resume="allow")
+@pytest.mark.parametrize("label", [None, "rank-1"])
+@pytest.mark.parametrize(
+    "kw", [{"fork_from": "job?_step=1"}, {"resume_from": "job?_step=1"}], ids=["fork", "rewind"]
+)
+def test_shared_is_not_forked_or_rewound(
+    tmp_path: Path, label: str | None, kw: dict[str, Any]
+) -> None:
+    owner = join(tmp_path)
+    owner.log({"a": 1})
+    owner.log({"a": 2})
+    owner.finish()
+    with pytest.raises(ValueError, match="shared=True cannot be combined with fork_from or "):
+        join(tmp_path, label, **kw)
 
 
 def test_plain_runs_are_unchanged(tmp_path: Path) -> None:

@@ -64,9 +64,10 @@ def init(
             archived (``RunView.history(archived=True)``) and logging goes on at N + 1.
         shared: one run written by several processes (the ranks of a DDP/Slurm job): each
             calls ``init(id=<the job's run id>, shared=True, label=...)`` and writes through its
-            own log, without locks; readers merge them. Needs ``id`` (or ``RUNLAB_RUN_ID``);
-            ``RUNLAB_RESUME`` is not applied. See "Multi-process (distributed) runs" in the
-            README and ``runlab.sdk._shared``.
+            own log, without locks; readers merge them. Needs ``id`` (or ``RUNLAB_RUN_ID``).
+            With ``resume`` (or ``RUNLAB_RESUME``) each process resumes its own part of the
+            run after its own last step; ``fork_from``/``resume_from`` are refused. See
+            "Multi-process (distributed) runs" in the README and ``runlab.sdk._shared``.
         label: with ``shared``, this process's name in the run (``"rank-3"``: 1-64 of
             ``A-Za-z0-9._-``). The process without a label (or labelled ``"rank-0"``/``"0"``)
             owns the run: its ``run.json``, config, summary and final state; the others write
@@ -101,13 +102,7 @@ def init(
     group = group if group is not None else env.get("RUNLAB_RUN_GROUP") or None
     if env.get("RUNLAB_RUN_CONFIG"):
         config = {**_env_config(env["RUNLAB_RUN_CONFIG"]), **(config or {})}
-    if (
-        resume is None
-        and fork_from is None
-        and resume_from is None
-        and not shared
-        and env.get("RUNLAB_RESUME")
-    ):
+    if resume is None and fork_from is None and resume_from is None and env.get("RUNLAB_RESUME"):
         from runlab.sdk._resume import check_resume
 
         resume = check_resume(env["RUNLAB_RESUME"], "RUNLAB_RESUME")

@@ -139,7 +139,7 @@ def plan(
             raise ValueError(
                 f"fork_from starts a new run; it cannot be combined with resume={resume!r}"
             )
-        prior = _read_prior(runs, parent, f"cannot fork from run {parent!r}")
+        prior = read_prior(runs, parent, f"cannot fork from run {parent!r}")
         _check_step(runs / parent, step, f"fork_from={fork_from!r}", parent)
         return Plan("fork", run_id, prior, parent, step)
     if resume_from is not None:
@@ -149,7 +149,7 @@ def plan(
                 f"resume_from={resume_from!r} names run {target!r}, but id={run_id!r}: only the "
                 "run itself can be rewound (to start another run from it, use fork_from)"
             )
-        prior = _read_prior(runs, target, f"cannot rewind run {target!r}")
+        prior = read_prior(runs, target, f"cannot rewind run {target!r}")
         _check_alive(prior, target, root)
         _check_step(runs / target, step, f"resume_from={resume_from!r}", target)
         return Plan("rewind", target, prior, None, step)
@@ -179,12 +179,12 @@ def plan(
         raise RunExistsError(
             f"a run with id {run_id!r} already exists in {root}; choose another id{hint}"
         )
-    prior = _read_prior(runs, run_id, f"cannot resume run {run_id!r}")
+    prior = read_prior(runs, run_id, f"cannot resume run {run_id!r}")
     _check_alive(prior, run_id, root)
     return Plan("resume", run_id, prior)
 
 
-def _read_prior(runs: Path, run_id: str, what: str) -> dict[str, Any]:
+def read_prior(runs: Path, run_id: str, what: str) -> dict[str, Any]:
     run_id = check_id(run_id)
     path = runs / run_id / RUN_JSON
     try:
@@ -219,7 +219,7 @@ def _status_of(prior: dict[str, Any]) -> RunStatus | None:
         return None
 
 
-def _liveness(prior: dict[str, Any]) -> str | None:
+def liveness(prior: dict[str, Any]) -> str | None:
     """Why the run is still being written by a live process (``None`` when it is not)."""
     status = _status_of(prior)
     if status is None:
@@ -246,7 +246,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _check_alive(prior: dict[str, Any], run_id: str, root: Path) -> None:
-    reason = _liveness(prior)
+    reason = liveness(prior)
     if reason is not None:
         raise RunExistsError(
             f"run {run_id!r} in {root} is still running ({reason}); one process writes a run "
@@ -306,7 +306,7 @@ def _auto_candidate(runs: Path, key: str, root: Path) -> tuple[str, dict[str, An
     status = _status_of(prior)
     if status is None:
         return None
-    if status is RunStatus.RUNNING and _liveness(prior) is None:
+    if status is RunStatus.RUNNING and liveness(prior) is None:
         status = RunStatus.CRASHED  # its process is gone: it crashed
     return (run_id, prior) if status in AUTO_STATES else None
 

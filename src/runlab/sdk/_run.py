@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -179,8 +180,8 @@ class Run:
         if shared or label is not None:  # one process of a multi-process run (see _shared)
             from runlab.sdk._shared import role
 
-            resumes = resume is not None or fork_from is not None or resume_from is not None
-            self._shared = role(shared, label, id, resumes)
+            continues = fork_from is not None or resume_from is not None
+            self._shared = role(shared, label, id, continues)
         self._disabled = s.mode == "disabled"
         if self._disabled:
             self.id = check_id(id) if id is not None else new_id()
@@ -190,7 +191,10 @@ class Run:
             return
 
         start = _resume.Plan("new", id)
-        if resume is not None or fork_from is not None or resume_from is not None:
+        if self._shared is not None:  # each process resumes its own part (see _shared)
+            mode = _resume.check_resume(resume)
+            start = self._shared.plan(Path(s.dir), mode, s.heartbeat_interval)
+        elif resume is not None or fork_from is not None or resume_from is not None:
             start = _resume.plan(
                 Path(s.dir), id, _resume.check_resume(resume), fork_from, resume_from
             )
@@ -200,10 +204,7 @@ class Run:
             "origin": _resume.origin(self._cwd),
             "writer": _resume.writer_info(),
         }
-        if start.kind in ("resume", "rewind"):
-            assert start.run_id is not None
-            self.id, self.dir = start.run_id, run_dir(s.dir, start.run_id)
-        elif self._shared is not None:
+        if self._shared is not None:
             self.id = self._shared.run_id
             self.dir = self._shared.open(
                 Path(s.dir),
@@ -212,7 +213,11 @@ class Run:
                 name=self._name,
                 created_at=self.start_time,
                 heartbeat_interval=s.heartbeat_interval,
+                resumes=start.kind == "resume",
             )
+        elif start.kind in ("resume", "rewind"):
+            assert start.run_id is not None
+            self.id, self.dir = start.run_id, run_dir(s.dir, start.run_id)
         else:
             spool = active_spool()
             if spool is not None and start.kind == "new" and spool.runs_dir == runs_dir(s.dir):
@@ -229,6 +234,9 @@ class Run:
             restored = _resume.prepare(start, self.dir, config)
             given = (project, name, tags, notes, description, group, job_type, seed)
             take_over(self, restored, *given)
+            # A stop request was for the process that ended; this one would obey it at once.
+            with contextlib.suppress(OSError):
+                os.unlink(self._stop_file)
         self._writer = HistoryWriter(
             self.dir / HISTORY_FILE,
             flush_interval=s.flush_interval,
@@ -248,7 +256,8 @@ class Run:
             self._persist()
         else:  # the writer's first tick writes it, if the run still runs then (see spooled)
             self._dirty = True
-        leave_markers(Path(s.dir), start, self.id, self._on_fault)
+        if self._shared is None or self._shared.owner:  # a rank changes no listing
+            leave_markers(Path(s.dir), start, self.id, self._on_fault)
         self._writer.start()
         self._system = _services.start_system_metrics(
             s.system_metrics_interval, self.dir, self._writer.submit_aside, self._on_fault

@@ -15,8 +15,13 @@ Readers merge the logs (see :mod:`runlab.storage._ranks` for the layout and the 
   ``finish()`` (or its exception) ends that rank only: the run's state stays the owner's.
   A stop request for the run (``runlab stop``) reaches every rank.
 - Processes may start in any order: nothing a rank does depends on the owner having started.
-- Not supported yet: ``resume``, ``fork_from`` and ``resume_from`` with ``shared=True`` (an
-  error says so; ``RUNLAB_RESUME`` is not applied to shared runs).
+- **Resume** (``resume="allow"``, ``"must"``, ``True``/``"auto"``, or ``RUNLAB_RESUME``): each
+  process resumes its own part of the run, the owner its ``run.json`` and log, a rank its
+  ``ranks/<label>/``, and goes on after its own last durable step (:meth:`Role.plan`). A part
+  whose previous writer is alive is refused (the rule of a plain resume: pid on this host, else
+  heartbeat age). A requeued job relaunches every rank with the same id and labels, in any
+  order. ``fork_from`` and ``resume_from`` stay refused: a shared run's history is several logs,
+  and a fork or rewind of one of them would not be the run's.
 
 A plain run does not even import this module (one test in ``init()``), and ``log()`` is the
 same code for every run.
@@ -30,8 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runlab._errors import RunExistsError
+from runlab._errors import RunExistsError, RunNotFound
 from runlab.sdk._ids import check_id
+from runlab.sdk._resume import Plan, ResumeMode, liveness, read_prior
 from runlab.storage._layout import (
     FILES_DIR,
     FORMAT_VERSION,
@@ -57,6 +63,53 @@ class Role:
         """Added to the process's state file (``run.json`` or ``rank.json``)."""
         return {"shared": {"label": self.label, "owner": self.owner}}
 
+    def home(self, root: Path) -> Path:
+        """The directory this process writes in: the run's for the owner, else
+        ``runs/<id>/ranks/<label>/``."""
+        run_dir = root / RUNS_DIR / self.run_id
+        return run_dir if self.owner else run_dir / RANKS_DIR / str(self.label)
+
+    def plan(self, root: Path, resume: ResumeMode | None, heartbeat_interval: float) -> Plan:
+        """What this process starts from: its own part of the run to resume, or a new start.
+
+        The owner's part is ``run.json`` (with ``history.rlog``), a rank's is
+        ``ranks/<label>/``. With ``"allow"`` or ``"auto"`` (an id is always given, so
+        ``"auto"`` is ``"allow"``) a part that exists is resumed and a missing one started;
+        ``"must"`` requires it. ``"never"`` and ``None`` start it, and :meth:`open` refuses
+        one that exists. Ranks may restart before their owner: a rank's resume reads and
+        writes only its own directory.
+
+        Raises:
+            RunNotFound: ``resume="must"`` and this process's part does not exist.
+            RunExistsError: the part's previous writer is still alive.
+        """
+        if resume in (None, "never"):
+            return Plan("new", self.run_id)
+        home = self.home(root)
+        runs = root / RUNS_DIR
+        exists = (home / RUN_JSON).exists() if self.owner else home.is_dir()
+        part = "the run" if self.owner else f"rank {self.label!r}"
+        if not exists:
+            if resume == "must":
+                where = RUN_JSON if self.owner else f"{RANKS_DIR}/{self.label}/"
+                raise RunNotFound(
+                    f"resume='must': shared run {self.run_id!r} in {root} has no {where} for "
+                    f"{part} to resume (use resume='allow' to start it when it does not exist)"
+                )
+            return Plan("new", self.run_id)
+        if self.owner:
+            prior = read_prior(runs, self.run_id, f"cannot resume shared run {self.run_id!r}")
+        else:
+            prior = _rank_prior(home, heartbeat_interval)
+        reason = liveness(prior)
+        if reason is not None:
+            raise RunExistsError(
+                f"cannot resume {part} of shared run {self.run_id!r} in {root}: it is still "
+                f"running ({reason}); one process writes each part of a run at a time: give "
+                "this process its own label, or resume after that process ends"
+            )
+        return Plan("resume", self.run_id, prior)
+
     def files(self, home: Path) -> tuple[Path, Path]:
         """The state file this process rewrites on every heartbeat (``run.json`` for the
         owner, ``rank.json`` for a rank), and where a stop request for the whole run is
@@ -74,11 +127,13 @@ class Role:
         name: str,
         created_at: float,
         heartbeat_interval: float,
+        resumes: bool = False,
     ) -> Path:
         """Create (or join) the run directory and claim this process's place in it.
 
         A store that cannot be written is reported through ``on_fault`` (training goes on,
-        as for a plain run); only a conflict with another process raises.
+        as for a plain run); only a conflict with another process raises. When ``resumes``
+        (:meth:`plan` found the place and its writer gone), the place is taken over as is.
 
         Returns:
             The directory this process writes in: the run's for the owner, else
@@ -90,7 +145,7 @@ class Role:
         """
         run_id = self.run_id
         run_dir = root / RUNS_DIR / run_id
-        home = run_dir if self.owner else run_dir / RANKS_DIR / str(self.label)
+        home = self.home(root)
         if os.path.lexists(root / TRASH_DIR / run_id):
             raise RunExistsError(
                 f"run id {run_id!r} belonged to a deleted run in {root} (ids are never "
@@ -99,7 +154,8 @@ class Role:
         try:
             # exist_ok: every process creates the run directory; none waits for another.
             os.makedirs(home.parent if not self.owner else home, exist_ok=True)
-            if self.owner:
+            # Resuming, plan() found this place and its writer gone: it is taken over as is.
+            if self.owner and not resumes:
                 from runlab.storage._ranks import claim_json
 
                 record = {
@@ -116,19 +172,20 @@ class Role:
                     **self.fields,
                 }
                 claim_json(run_dir / RUN_JSON, record)
-            else:
+            elif not resumes:
                 os.mkdir(home)
         except FileExistsError:
             if self.owner:
                 raise RunExistsError(
                     f"shared run {run_id!r} in {root} already has an owner (its run.json "
                     "exists): exactly one process may start it with label=None or 'rank-0'; "
-                    "give this one another label, or use a new id"
+                    "give this one another label, or use a new id (a relaunched job resumes "
+                    "it with resume='allow')"
                 ) from None
             raise RunExistsError(
                 f"rank label {self.label!r} is already taken in shared run {run_id!r} "
                 f"(ranks/{self.label}/ exists in {run_dir}): give every process of the job "
-                "its own label"
+                "its own label (a relaunched job resumes it with resume='allow')"
             ) from None
         except OSError as exc:
             on_fault("mkdir", exc)
@@ -142,17 +199,42 @@ class Role:
         return home
 
 
+def _rank_prior(home: Path, heartbeat_interval: float) -> dict[str, Any]:
+    """A rank's ``rank.json``, what a resume checks and goes on from.
+
+    A rank writes its ``rank.json`` right after claiming its directory; a directory without
+    one is a rank that died in between, or one starting right now: the directory's age
+    stands in for its heartbeat, so only a recent one is refused.
+    """
+    from runlab.storage._layout import read_json
+
+    try:
+        data = read_json(home / RANK_JSON)
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        return data
+    try:
+        beat = os.stat(home).st_mtime
+    except OSError:
+        beat = None
+    return {"status": "running", "heartbeat_at": beat, "heartbeat_interval": heartbeat_interval}
+
+
 def role(
     shared: bool,
     label: str | None,
     run_id: str | None,
-    resumes: bool,
+    continues: bool,
 ) -> Role | None:
     """Check ``init``'s shared-run arguments; the process's role, or None for a plain run.
 
+    ``continues``: ``fork_from`` or ``resume_from`` was given (``resume`` is checked later,
+    by :meth:`Role.plan`).
+
     Raises:
         ValueError: ``shared=True`` without an id, ``label`` without ``shared=True``, an
-            invalid label, or shared with resume/fork/rewind.
+            invalid label, or shared with fork/rewind.
     """
     if not shared:
         if label is not None:
@@ -172,10 +254,12 @@ def role(
             "provides (e.g. the Slurm job id)"
         )
     run_id = check_id(run_id)
-    if resumes:
+    if continues:
         raise ValueError(
-            "shared=True cannot be combined with resume, fork_from or resume_from yet: "
-            "start the shared run with a new id"
+            "shared=True cannot be combined with fork_from or resume_from: a shared run's "
+            "history is one log per process, which is resumed (resume='allow') but not "
+            "forked or rewound; fork or rewind a plain run, or start the shared run with a "
+            "new id"
         )
     if label is not None:
         check_label(label)

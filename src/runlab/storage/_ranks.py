@@ -20,7 +20,9 @@ recorded in its ``rank.json`` only: it does not end the run.
 
 **Start in any order, without locks.** Every process creates ``runs/<run_id>/`` with
 ``exist_ok`` semantics. A rank then claims ``ranks/<label>/`` with one ``mkdir`` (a second
-process with the same label gets ``RunExistsError``) and never writes ``run.json``. The owner
+process with the same label gets ``RunExistsError``; with ``resume`` it takes the directory
+over once its previous writer is gone, see :mod:`runlab.sdk._shared`) and never writes
+``run.json``. The owner
 claims ``run.json`` by hard-linking a complete provisional record into place
 (:func:`claim_json`): exclusive like ``O_EXCL`` yet atomic, so a second owner gets
 ``RunExistsError`` and a reader never sees a partial file. Until the owner has started, the
