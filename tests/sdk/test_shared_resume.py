@@ -195,3 +195,15 @@ def test_the_environment_resumes_every_process(
     assert [run.step for run in runs] == [4, 4, 4]
     for run in runs:
         run.finish()
+
+
+def test_a_plain_init_cannot_resume_fork_or_rewind_a_shared_run(tmp_path: Path) -> None:
+    owner = runlab.init(id="job", shared=True, dir=tmp_path, settings=FAST)
+    owner.log({"loss": 1.0})
+    owner.finish()
+    with pytest.raises(ValueError, match="shared=True and its own label"):
+        runlab.init(id="job", resume="allow", dir=tmp_path, settings=FAST)
+    with pytest.raises(ValueError, match="cannot be forked"):
+        runlab.init(fork_from=("job", 0), dir=tmp_path, settings=FAST)
+    with pytest.raises(ValueError, match="cannot be rewound"):
+        runlab.init(id="job", resume_from=("job", 0), dir=tmp_path, settings=FAST)

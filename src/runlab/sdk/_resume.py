@@ -140,6 +140,7 @@ def plan(
                 f"fork_from starts a new run; it cannot be combined with resume={resume!r}"
             )
         prior = read_prior(runs, parent, f"cannot fork from run {parent!r}")
+        _refuse_shared(prior, parent, "forked")
         _check_step(runs / parent, step, f"fork_from={fork_from!r}", parent)
         return Plan("fork", run_id, prior, parent, step)
     if resume_from is not None:
@@ -150,6 +151,7 @@ def plan(
                 "run itself can be rewound (to start another run from it, use fork_from)"
             )
         prior = read_prior(runs, target, f"cannot rewind run {target!r}")
+        _refuse_shared(prior, target, "rewound")
         _check_alive(prior, target, root)
         _check_step(runs / target, step, f"resume_from={resume_from!r}", target)
         return Plan("rewind", target, prior, None, step)
@@ -180,8 +182,24 @@ def plan(
             f"a run with id {run_id!r} already exists in {root}; choose another id{hint}"
         )
     prior = read_prior(runs, run_id, f"cannot resume run {run_id!r}")
+    if prior.get("shared"):
+        raise ValueError(
+            f"run {run_id!r} is a shared run written by several processes: resume each "
+            "process with shared=True and its own label (init(id=..., shared=True, "
+            "label=..., resume='allow'))"
+        )
     _check_alive(prior, run_id, root)
     return Plan("resume", run_id, prior)
+
+
+def _refuse_shared(prior: dict[str, Any], run_id: str, done: str) -> None:
+    """A shared run's history is one log per process: forking or rewinding the owner's alone
+    would silently drop the others'."""
+    if prior.get("shared"):
+        raise ValueError(
+            f"run {run_id!r} is a shared run written by several processes; it cannot be "
+            f"{done} (its history is one log per process): fork or rewind a plain run"
+        )
 
 
 def read_prior(runs: Path, run_id: str, what: str) -> dict[str, Any]:
