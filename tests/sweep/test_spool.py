@@ -208,3 +208,43 @@ def test_at_most_a_few_spools_stay_parked(tmp_path: Path) -> None:
     assert all(h is not None and h.poll() is None for h in helpers[1:])
     for k in range(_spool.MAX_PARKED + 1):
         assert len(_run_dirs(tmp_path / str(k))) == N
+
+
+def test_ctrl_c_to_the_process_group_ends_the_sweep_with_every_run_recorded(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "started"
+    script = textwrap.dedent(
+        f"""
+        import pathlib, sys, time
+        from runlab.sweep import sweep
+
+        def trial(x):
+            if x == {N // 2}:
+                pathlib.Path(sys.argv[2]).touch()
+                time.sleep(60)
+            return x
+
+        sweep(trial, {{"x": list(range({N}))}}, dir=sys.argv[1], settings={QUICK!r})
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "store"), str(marker)],
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline and child.poll() is None, "no trial started"
+            time.sleep(0.02)
+        os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        stderr = child.communicate(timeout=60)[1].decode()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert "KeyboardInterrupt" in stderr
+    assert "_spool_helper" not in stderr  # the helper ignores Ctrl-C and finishes its work
+    dirs = _run_dirs(tmp_path / "store")
+    statuses = sorted(_record(d)["status"] for d in dirs)
+    assert statuses == ["finished"] * (N // 2) + ["killed"]
