@@ -247,13 +247,14 @@ def liveness(prior: dict[str, Any]) -> str | None:
     writer = prior.get("writer")
     if isinstance(writer, dict) and writer.get("host") == host_name():
         pid = writer.get("pid")
-        if isinstance(pid, int) and pid > 0 and not _pid_alive(pid):
+        if isinstance(pid, int) and pid > 0 and not pid_alive(pid):
             return None  # killed (SIGKILL, OOM) before its heartbeat lapsed: safe to resume
         return f"process {pid} on this host is still writing it"
     return "its heartbeat is recent (it may be running on another host)"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -198,6 +198,14 @@ class Run:
             start = _resume.plan(
                 Path(s.dir), id, _resume.check_resume(resume), fork_from, resume_from
             )
+        if start.kind in ("resume", "rewind"):  # one process takes it over (see _claim)
+            from runlab.sdk._claim import claim
+
+            assert start.run_id is not None
+            part = run_dir(s.dir, start.run_id)
+            if self._shared is not None:
+                part = self._shared.home(Path(s.dir))
+            claim(part, start.prior or {}, f"cannot resume run {start.run_id!r} in {s.dir}")
         restored = None
         self._cwd = os.getcwd()
         self._lineage: dict[str, Any] = {
