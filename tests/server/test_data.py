@@ -94,6 +94,37 @@ def test_episode_stats(scenario_run: tuple[TestClient, str, Path]) -> None:
     assert client.get(url, params={"bins": 0}).status_code == 422
 
 
+def test_episodes_of_a_shared_run_name_their_rank(tmp_path: Path) -> None:
+    spec = {"friction": "${uniform(0.2, 1.2)}"}
+    processes = [("rank-0", 1), ("rank-10", 3), ("rank-2", 2)]
+    runs = [
+        start(tmp_path, id="job", shared=True, label=label, scenario=spec, seed=seed)
+        for label, seed in processes
+    ]
+    for n, run in enumerate(runs):
+        for i in range(n + 1):
+            with run.create_episode() as episode:
+                episode.log({"reward": 10.0 * n + i})
+    for run in reversed(runs):
+        run.finish()
+    client = TestClient(create_app(tmp_path), base_url=BASE)
+    body = client.get("/api/runs/job/episodes").json()
+    assert body["total"] == 6
+    assert body["columns"][:4] == ["index", "rank", "id", "status"]
+    # The owner's first, then the ranks in label order (rank-2 before rank-10).
+    ranks = ["rank-0", "rank-2", "rank-2", "rank-2", "rank-10", "rank-10"]
+    assert [(r["rank"], r["index"]) for r in body["rows"]] == list(
+        zip(ranks, [0, 0, 1, 2, 0, 1], strict=True)
+    )
+    assert [r["metrics.reward"] for r in body["rows"]] == [0.0, 20.0, 21.0, 22.0, 10.0, 11.0]
+    assert all(isinstance(r["params.friction"], float) for r in body["rows"])
+    page = client.get("/api/runs/job/episodes", params={"offset": 4, "limit": 1}).json()
+    assert [(r["rank"], r["index"]) for r in page["rows"]] == [("rank-10", 0)]
+    assert client.get("/api/runs/job").json()["episode_count"] == 6
+    stats = client.get("/api/runs/job/episodes/stats", params={"bins": 2}).json()["rows"]
+    assert sum(r["n"] for r in stats) == 6
+
+
 def test_scenario(scenario_run: tuple[TestClient, str, Path], client: TestClient) -> None:
     sim, run_id, _ = scenario_run
     assert "friction" in sim.get(f"/api/runs/{run_id}/scenario").json()["yaml"]

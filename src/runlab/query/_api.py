@@ -370,43 +370,57 @@ class RunView(BaseRunView):
 
         Episodes that started and did not end read ``RUNNING`` while the run runs and
         ``INTERRUPTED`` once it has stopped. Columns: ``runlab.query._episodes``.
+
+        A shared run's are every process's: the owner's, then each rank's in label order,
+        each by its own index, with a ``rank`` column (the process's label); a rank's open
+        episodes read ``RUNNING`` while that rank is alive. A run without ranks has no
+        ``rank`` column.
         """
         from runlab.query._episodes import episodes_frame
 
         return episodes_frame(self.episode_records())
 
     def episode_records(self) -> list[EpisodeRecord]:
-        """The episodes as frozen records (with tracebacks), by index."""
-        from runlab.storage._episodes import read_episodes
+        """The episodes as frozen records (with tracebacks), by index; a shared run's in the
+        order of :meth:`episodes`, each with its process's label as ``rank``."""
+        from runlab.query._episodes import run_episodes
 
-        return read_episodes(self.dir, unfinished=self._unfinished())
+        return run_episodes(self.dir, unfinished=self._unfinished())
 
-    def episode(self, index_or_id: int | str) -> EpisodeRecord:
+    def episode(self, index_or_id: int | str, *, rank: str | None = None) -> EpisodeRecord:
         """The episode with this index (int) or episode id (str).
 
+        Indexes and ids are per process: in a shared run ``rank`` (a label, see
+        :meth:`ranks`) names the process that ran it; without it, the owner's episode.
+
         Raises:
-            EpisodeNotFound: no episode has it.
+            EpisodeNotFound: that process has no episode with it.
         """
         from runlab.query._episodes import find_episode
 
-        return find_episode(self.episode_records(), index_or_id)
+        return find_episode(self.episode_records(), index_or_id, rank)
 
     def episode_history(
-        self, index_or_id: int | str, keys: Iterable[str] | None = None
+        self, index_or_id: int | str, keys: Iterable[str] | None = None, *, rank: str | None = None
     ) -> pl.DataFrame:
         """What one episode logged: ``step``, ``timestamp`` and one column per key.
 
+        ``rank`` names the process that ran it, as in :meth:`episode`.
+
         Raises:
-            EpisodeNotFound: no episode has this index (int) or id (str).
+            EpisodeNotFound: that process has no episode with this index (int) or id (str).
         """
         from runlab.query._episodes import episode_history
 
-        return episode_history(self.dir, index_or_id, None if keys is None else list(keys))
+        return episode_history(
+            self.dir, index_or_id, None if keys is None else list(keys), rank=rank
+        )
 
     def scenario_stats(self, bins: int = 10, outcome: str = "status") -> pl.DataFrame:
         """Outcome counts and success rate per parameter bin or category: where episodes fail.
 
-        See ``runlab.query._episodes.scenario_stats_frame`` for the rows and columns.
+        A shared run's count every process's episodes. See
+        ``runlab.query._episodes.scenario_stats_frame`` for the rows and columns.
         """
         from runlab.query._episodes import scenario_stats
 

@@ -15,6 +15,14 @@ frames.
 - one column per episode metric holding the last value the episode logged, named by the key,
   or ``metric.<key>`` when the key is already a fixed or parameter column.
 
+A shared run with ranks (``init(shared=True, label=...)``) lists every process's episodes:
+the owner's first, then each rank's in label order (``rank-2`` before ``rank-10``), each
+process's by its own index, with a ``rank`` column after ``index`` holding the process's label
+(the owner's label, or ``"owner"`` without one). Indexes and ids are per process, so they
+repeat across ranks: an episode is (``rank``, ``index``), and ``find_episode`` and
+``episode_history`` take ``rank=`` (without it, the owner's episode). A run without ranks has
+no ``rank`` column. See ``runlab.storage._ranks``.
+
 Values of mixed types in one column (a parameter that is an int in one episode and a string
 in another) become text.
 """
@@ -37,12 +45,23 @@ from runlab.storage._episodes import (
     read_episode_history,
     read_episodes,
 )
-from runlab.storage._layout import RUN_JSON, read_json
+from runlab.storage._layout import RANK_JSON, RUN_JSON, read_json
+from runlab.storage._ranks import (
+    OWNER,
+    has_ranks,
+    merged_episodes,
+    names_owner,
+    process_episode_history,
+    rank_dir,
+    rank_labels,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
 FIXED_COLUMNS = ("episode_id", "index", "seed", "status", "err_msg", "start", "end", "duration")
+RANK_COLUMN = "rank"
+"""The process's label, after ``index``: only in a shared run with ranks."""
 STATS_COLUMNS = ("parameter", "bin", "lo", "hi", "n")
 
 
@@ -56,11 +75,21 @@ def episodes(run_dir: Path, *, unfinished: Unfinished | None = None) -> pl.DataF
         run_dir: the run's directory.
         unfinished: the status of started, unended episodes (default: from ``run.json``).
     """
-    return episodes_frame(read_episodes(run_dir, unfinished=unfinished))
+    return episodes_frame(run_episodes(run_dir, unfinished=unfinished))
+
+
+def run_episodes(run_dir: Path, *, unfinished: Unfinished | None = None) -> list[EpisodeRecord]:
+    """The run's episode records: every process's when it has ranks (``rank`` set, see
+    ``runlab.storage._ranks.merged_episodes``; ``unfinished`` is then the owner's, each rank's
+    comes from its ``rank.json``), else its own log's."""
+    if has_ranks(run_dir):
+        return merged_episodes(run_dir, unfinished=unfinished)
+    return read_episodes(run_dir, unfinished=unfinished)
 
 
 def episodes_frame(records: Sequence[EpisodeRecord]) -> pl.DataFrame:
-    """``records`` as the episodes frame; the fixed columns only when there are none."""
+    """``records`` as the episodes frame; the fixed columns only when there are none (and
+    ``rank`` when some record has one)."""
     import polars as pl
 
     columns: list[pl.Series] = [
@@ -74,6 +103,9 @@ def episodes_frame(records: Sequence[EpisodeRecord]) -> pl.DataFrame:
         pl.Series("duration", [r.duration for r in records], dtype=pl.Float64),
     ]
     taken = set(FIXED_COLUMNS)
+    if any(r.rank is not None for r in records):
+        columns.insert(2, pl.Series(RANK_COLUMN, [r.rank for r in records], dtype=pl.Utf8))
+        taken.add(RANK_COLUMN)
     for path in _keys(r.params for r in records):
         name = _free_name(path, "param.", taken)
         columns.append(value_series(name, [r.params.get(path) for r in records]))
@@ -153,36 +185,69 @@ def _kind(values: list[Any]) -> str:
 # -- one episode -----------------------------------------------------------------------------
 
 
-def find_episode(records: Sequence[EpisodeRecord], index_or_id: int | str) -> EpisodeRecord:
+def find_episode(
+    records: Sequence[EpisodeRecord], index_or_id: int | str, rank: str | None = None
+) -> EpisodeRecord:
     """The episode with this index (an int) or episode id (a str).
 
+    Args:
+        records: episode records, a shared run's from every process.
+        index_or_id: the episode's index or id in its process.
+        rank: the label of the process that ran it (``"owner"`` also names the owner);
+            ``None``: the owner's episode (a run without ranks: its own).
+
     Raises:
-        EpisodeNotFound: no episode has it.
+        EpisodeNotFound: that process has no episode with it.
     """
     by_index = isinstance(index_or_id, int) and not isinstance(index_or_id, bool)
-    for record in records:
+    mine = [r for r in records if _ran_on(r, rank)]
+    for record in mine:
         if (record.index if by_index else record.episode_id) == index_or_id:
             return record
     what = "index" if by_index else "id"
-    if not records:
-        raise EpisodeNotFound(f"no episode with {what} {index_or_id!r}: the run has no episodes")
-    span = f"indexes {records[0].index}..{records[-1].index}"
+    where = "the run" if rank is None else f"rank {rank!r}"
+    elsewhere = [
+        r.rank
+        for r in records
+        if not _ran_on(r, rank) and (r.index if by_index else r.episode_id) == index_or_id
+    ]
+    hint = f"; rank {elsewhere[0]!r} has one: pass rank={elsewhere[0]!r}" if elsewhere else ""
+    if not mine:
+        raise EpisodeNotFound(
+            f"no episode with {what} {index_or_id!r}: {where} has no episodes{hint}"
+        )
+    span = f"indexes {mine[0].index}..{mine[-1].index}"
     raise EpisodeNotFound(
-        f"no episode with {what} {index_or_id!r} (the run has {len(records)} episodes, {span}; "
-        "give an int index or a str episode id)"
+        f"no episode with {what} {index_or_id!r} ({where} has {len(mine)} episodes, {span}; "
+        f"give an int index or a str episode id){hint}"
     )
 
 
+def _ran_on(record: EpisodeRecord, rank: str | None) -> bool:
+    """Whether the process named ``rank`` (``None``: the owner) ran this episode."""
+    if rank is None or rank == OWNER:
+        return names_owner(record.rank)
+    return record.rank == rank
+
+
 def episode_history(
-    run_dir: Path, index_or_id: int | str, keys: Sequence[str] | None = None
+    run_dir: Path,
+    index_or_id: int | str,
+    keys: Sequence[str] | None = None,
+    *,
+    rank: str | None = None,
 ) -> pl.DataFrame:
     """One episode's metric history: ``step``, ``timestamp``, one column per key.
 
+    ``rank`` names the process that ran it, as in :func:`find_episode` (default: the owner).
+
     Raises:
-        EpisodeNotFound: no episode has this index (int) or id (str).
+        EpisodeNotFound: that process has no episode with this index (int) or id (str).
     """
-    record = find_episode(read_episodes(run_dir, unfinished="INTERRUPTED"), index_or_id)
-    return read_episode_history(run_dir, record.index, keys)
+    record = find_episode(run_episodes(run_dir, unfinished="INTERRUPTED"), index_or_id, rank)
+    if record.rank is None:
+        return read_episode_history(run_dir, record.index, keys)
+    return process_episode_history(run_dir, record.rank, record.index, keys)
 
 
 # -- where does my policy fail ---------------------------------------------------------------
@@ -195,19 +260,27 @@ def scenario_stats(
     *,
     unfinished: Unfinished | None = None,
 ) -> pl.DataFrame:
-    """Outcomes per parameter bin or category over the run's episodes.
+    """Outcomes per parameter bin or category over the run's episodes (a shared run's: every
+    process's, see :func:`run_episodes`).
 
     The parameters' kinds come from the run's scenario when the scenario package can read it
     (a ``categorical`` parameter is a category even when its values are floats), else from
-    the values alone. See :func:`scenario_stats_frame`.
+    the values alone; a shared run's from the owner's scenario, then its ranks' for
+    parameters the owner's lacks. See :func:`scenario_stats_frame`.
     """
-    records = read_episodes(run_dir, unfinished=unfinished)
-    return scenario_stats_frame(records, bins, outcome, kinds=parameter_kinds(_spec(run_dir)))
+    records = run_episodes(run_dir, unfinished=unfinished)
+    kinds = parameter_kinds(_spec(Path(run_dir) / RUN_JSON))
+    if any(r.rank is not None for r in records):
+        for label in rank_labels(run_dir):
+            rank_kinds = parameter_kinds(_spec(rank_dir(run_dir, label) / RANK_JSON))
+            kinds = {**rank_kinds, **kinds}
+    return scenario_stats_frame(records, bins, outcome, kinds=kinds)
 
 
-def _spec(run_dir: Path) -> Any:
+def _spec(state_file: Path) -> Any:
+    """The scenario a process's state file (``run.json``, ``rank.json``) records."""
     try:
-        data = read_json(Path(run_dir) / RUN_JSON)
+        data = read_json(state_file)
     except (OSError, ValueError):
         return None
     return data.get("scenario") if isinstance(data, dict) else None

@@ -169,6 +169,8 @@ def episodes(
     limit: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
 ) -> Response:
     """The run's episodes, by index: ``params.<name>`` and ``metrics.<key>`` columns."""
+    # A shared run's are every process's (owner first, then ranks in label order, each by its
+    # own index) with a ``rank`` column after ``index``; the docstring is the OpenAPI text.
     records = api.view(run_id).episode_records()
     shown = records[offset:] if limit is None else records[offset : offset + limit]
     params: dict[str, None] = {}
@@ -176,12 +178,17 @@ def episodes(
     for r in records:
         params.update(dict.fromkeys(r.params))
         metric_keys.update(dict.fromkeys(r.metrics))
+    ranked = any(r.rank is not None for r in records)
     fixed = ["index", "id", "status", "seed", "start", "end", "duration", "err_msg"]
+    if ranked:
+        fixed.insert(1, "rank")
     cols = fixed + [f"params.{p}" for p in params] + [f"metrics.{k}" for k in metric_keys]
     rows = []
     for r in shown:
-        row: dict[str, Any] = {
-            "index": r.index,
+        row: dict[str, Any] = {"index": r.index}
+        if ranked:
+            row["rank"] = r.rank
+        row |= {
             "id": r.episode_id,
             "status": r.status,
             "seed": r.seed,

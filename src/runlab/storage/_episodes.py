@@ -57,7 +57,9 @@ class EpisodeRecord:
 
     ``params`` maps each dotted parameter path to its sampled value (vectors are lists);
     ``metrics`` holds the last value the episode logged for each key. Times are seconds since
-    the epoch; ``end`` is ``None`` until the episode ends.
+    the epoch; ``end`` is ``None`` until the episode ends. ``rank`` is the label of the
+    process that ran the episode when its run has ranks (see ``_ranks.merged_episodes``),
+    else ``None``.
     """
 
     index: int
@@ -70,6 +72,7 @@ class EpisodeRecord:
     end: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    rank: str | None = None
 
     @property
     def is_finished(self) -> bool:

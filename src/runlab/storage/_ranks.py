@@ -36,6 +36,14 @@ step, else the rank that comes first in label order (natural order: ``rank-2`` b
 stay per process (each has its own sample axis): the run's system metrics are the owner's, a
 rank's are read with ``rank=<label>``. The run's config and summary are the owner's (what the
 catalog indexes and filters on); each rank's summary and config are in :func:`read_ranks`.
+
+**Episodes** are per process: each process numbers its own from 0 and samples them from its own
+scenario and seed (``init(scenario=..., seed=...)`` of that process; a rank given no scenario
+runs episodes without parameters, and ranks given the same seed sample the same parameters
+for the same index). :func:`merged_episodes` lists them all, the owner's first, then each
+rank's in label order, each process's by its own index, every record tagged with its
+process's label; an episode is named by (label, index) or (label, episode id). A process's
+open episodes read ``RUNNING`` while that process is alive by its own state file.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ from runlab.storage._layout import (
 if TYPE_CHECKING:
     import polars as pl
 
+    from runlab.storage._episodes import EpisodeRecord, Unfinished
     from runlab.storage._reader import KeySeries
 
 OWNER_LABELS = frozenset({"0", "rank-0", "rank0", "rank_0"})
@@ -99,6 +108,11 @@ def check_label(label: object) -> str:
 def is_owner(label: str | None) -> bool:
     """Whether a process with this label owns its shared run (see :data:`OWNER_LABELS`)."""
     return label is None or label in OWNER_LABELS
+
+
+def names_owner(label: str | None) -> bool:
+    """Whether readers take ``label`` for the owner: an owner's label or :data:`OWNER`."""
+    return label == OWNER or is_owner(label)
 
 
 def label_key(label: str) -> tuple[Any, ...]:
@@ -273,12 +287,24 @@ def process_series(
     from runlab.storage._reader import read_series
 
     run_dir = Path(run_dir)
+    if _process_dir(run_dir, label) == run_dir:
+        return read_series(run_dir, keys)
+    return _rank_series(run_dir, label, keys)
+
+
+def _process_dir(run_dir: Path, label: str) -> Path:
+    """The directory of the process with this label: the run's for the owner, else its
+    ``ranks/<label>/``.
+
+    Raises:
+        ValueError: no process of the run has this label (the message lists those it has).
+    """
     if label in OWNER_LABELS or label == OWNER:
         owner = _read_state(run_dir / RUN_JSON) or {}
         if label in (OWNER, owner_label(owner)):
-            return read_series(run_dir, keys)
+            return run_dir
     if (rank_dir(run_dir, label)).is_dir():
-        return _rank_series(run_dir, label, keys)
+        return rank_dir(run_dir, label)
     owner = _read_state(run_dir / RUN_JSON) or {}
     known = [owner_label(owner), *rank_labels(run_dir)]
     raise ValueError(
@@ -365,3 +391,47 @@ def process_history(
         return history_frame(process_series(run_dir, label, keys), keys)
     series = process_series(run_dir, label)
     return history_frame({k: v for k, v in series.items() if _is_system(k) == system})
+
+
+# -- episodes ----------------------------------------------------------------------------------
+
+
+def merged_episodes(run_dir: Path, *, unfinished: Unfinished | None = None) -> list[EpisodeRecord]:
+    """Every process's episodes (see the module docstring), each record's ``rank`` the label
+    of its process: the owner's first, then each rank's in label order, each by its index.
+
+    Args:
+        run_dir: the run's directory.
+        unfinished: the status of the owner's started, unended episodes (default: from
+            ``run.json``, as ``read_episodes``). A rank's read ``RUNNING`` while its
+            ``rank.json`` shows it alive (a live heartbeat), else ``INTERRUPTED``.
+    """
+    from runlab.storage._episodes import read_episodes
+
+    run_dir = Path(run_dir)
+    owner = owner_label(_read_state(run_dir / RUN_JSON) or {})
+    out = _tagged(read_episodes(run_dir, unfinished=unfinished), owner)
+    for label in rank_labels(run_dir):
+        home = rank_dir(run_dir, label)
+        state = _read_state(home / RANK_JSON)
+        alive = state is not None and _info(state, label, False).status is RunStatus.RUNNING
+        out += _tagged(read_episodes(home, unfinished="RUNNING" if alive else "INTERRUPTED"), label)
+    return out
+
+
+def _tagged(records: list[EpisodeRecord], label: str) -> list[EpisodeRecord]:
+    return [dataclasses.replace(r, rank=label) for r in records]
+
+
+def process_episode_history(
+    run_dir: Path, label: str, index: int, keys: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The history of episode ``index`` of one process (the owner's by its label or
+    :data:`OWNER`, or a rank's), as ``read_episode_history`` reads it.
+
+    Raises:
+        ValueError: no process of the run has this label.
+    """
+    from runlab.storage._episodes import read_episode_history
+
+    return read_episode_history(_process_dir(Path(run_dir), label), index, keys)

@@ -115,7 +115,7 @@ export function EpisodesTab({ runId, live }: { runId: string; live: boolean }) {
             </thead>
             <tbody>
               {data.rows.map((r, i) => (
-                <tr key={String(r.id ?? i)} data-testid="episode-row" data-episode-id={String(r.id ?? i)}>
+                <tr key={`${String(r.rank ?? "")}/${String(r.id ?? i)}`} data-testid="episode-row" data-episode-id={String(r.id ?? i)}>
                   {cols.map((c) => (
                     <td key={c} class={typeof r[c] === "number" ? "num mono" : "mono"}>
                       {c === "status" ? (
