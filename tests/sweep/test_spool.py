@@ -248,3 +248,22 @@ def test_ctrl_c_to_the_process_group_ends_the_sweep_with_every_run_recorded(
     dirs = _run_dirs(tmp_path / "store")
     statuses = sorted(_record(d)["status"] for d in dirs)
     assert statuses == ["finished"] * (N // 2) + ["killed"]
+
+
+def test_a_forked_child_leaves_the_parents_parked_helper_alone(tmp_path: Path) -> None:
+    sweep(lambda x: x, {"x": list(range(N))}, dir=tmp_path, settings=QUICK)
+    parked = _spool._parked[os.fspath(tmp_path / "runs")][0]
+    pid = os.fork()
+    if pid == 0:  # the child sweeps the same store: it must start a helper of its own
+        try:
+            sweep(lambda x: x, {"x": list(range(N))}, dir=tmp_path, settings=QUICK)
+            _spool._close_parked()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parked.usable()  # still this process's, still alive
+    sweep(lambda x: x, {"x": list(range(N))}, dir=tmp_path, settings=QUICK)
+    dirs = _run_dirs(tmp_path)
+    assert len(dirs) == 3 * N
+    assert {_record(d)["status"] for d in dirs} == {"finished"}

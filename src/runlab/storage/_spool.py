@@ -238,6 +238,8 @@ class Spool:
             if self._closed:
                 return
             self._closed = True
+            if self._pid != os.getpid():  # a forked copy: the helper and its pipes are the parent's
+                return
             self.flush()
             if self._local is None:
                 self._receive()
