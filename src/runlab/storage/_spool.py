@@ -109,6 +109,10 @@ class Spool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
+                # A session of its own: a terminal's Ctrl-C (sent to the whole foreground group,
+                # even while the helper is still starting) is the sweep's to handle; the helper
+                # ends when its input does, after doing what it was sent.
+                start_new_session=True,
             )
             assert self._proc.stdin is not None and self._proc.stdout is not None
             self._out, self._in = self._proc.stdin.fileno(), self._proc.stdout.fileno()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import struct
 import sys
 from typing import Any
@@ -170,9 +169,6 @@ def apply(state: State, op: int, payload: bytes) -> list[bytes]:
 
 
 def main(argv: list[str]) -> int:
-    # A Ctrl-C in the terminal reaches the whole process group: the sweep handles it, and this
-    # process ends when its input does (after doing what it was sent), without a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     state = State(argv[1], argv[2])
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     buffer = bytearray()
