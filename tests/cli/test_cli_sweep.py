@@ -112,6 +112,37 @@ def test_bad_sweep_files_say_what_is_wrong(tmp_path: Path) -> None:
     assert "unknown keys colour" in result.output
 
 
+def interrupt_sweep(
+    tmp_path: Path, file: Path, started: int, timeout: float = 30
+) -> tuple[subprocess.Popen[bytes], str, list[psutil.Process]]:
+    """Run ``runlab sweep file`` in a real process, press Ctrl-C (SIGINT) once ``started``
+    trials are inside their runs, and return the process, its output and its trials."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": SRC, "RUNLAB_SILENT": "1", "COLUMNS": "200"}
+    env["MARKS"] = str(marks)
+    store = tmp_path / "store"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "runlab", "sweep", str(file), "--dir", str(store)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(marks.iterdir())) < started:
+            assert time.monotonic() < deadline, "the trials never started their runs"
+            assert cli.poll() is None, cli.communicate()[0]
+            time.sleep(0.05)
+        children = psutil.Process(cli.pid).children(recursive=True)
+        cli.send_signal(signal.SIGINT)
+        output = cli.communicate(timeout=timeout)[0].decode()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    return cli, output, children
+
+
 def test_ctrl_c_kills_the_trials_and_marks_their_runs_killed(tmp_path: Path) -> None:
     file = write_sweep(
         tmp_path,
@@ -124,35 +155,13 @@ def test_ctrl_c_kills_the_trials_and_marks_their_runs_killed(tmp_path: Path) -> 
           sleep: 60
         """,
     )
-    store = tmp_path / "store"
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    env = {**os.environ, "PYTHONPATH": SRC, "RUNLAB_SILENT": "1", "COLUMNS": "200"}
-    env["MARKS"] = str(marks)
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "runlab", "sweep", str(file), "--dir", str(store)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(list(marks.iterdir())) < 2:
-            assert time.monotonic() < deadline, "the trials never started their runs"
-            assert cli.poll() is None, cli.communicate()[0]
-            time.sleep(0.05)
-        children = psutil.Process(cli.pid).children(recursive=True)
-        assert len(children) >= 2
-        cli.send_signal(signal.SIGINT)
-        output = cli.communicate(timeout=30)[0].decode()
-    finally:
-        if cli.poll() is None:
-            cli.kill()
+    cli, output, children = interrupt_sweep(tmp_path, file, started=2)
+    assert len(children) >= 2
     assert cli.returncode == 130, output
     assert "not started" in output
     _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
-    rc = runlab.runs(dir=store).filter(lambda r: r.group == "k")
+    rc = runlab.runs(dir=tmp_path / "store").filter(lambda r: r.group == "k")
     assert len(rc) == 2
     assert {str(r.status) for r in rc} == {"killed"}, output
 
@@ -178,30 +187,9 @@ def test_ctrl_c_marks_a_trial_killed_that_ignores_sigterm(tmp_path: Path) -> Non
             '    if os.environ.get("MARKS"):',
         )
     )
-    store = tmp_path / "store"
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    env = {**os.environ, "PYTHONPATH": SRC, "RUNLAB_SILENT": "1", "COLUMNS": "200"}
-    env["MARKS"] = str(marks)
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "runlab", "sweep", str(file), "--dir", str(store)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not list(marks.iterdir()):
-            assert time.monotonic() < deadline, "the trial never started its run"
-            assert cli.poll() is None, cli.communicate()[0]
-            time.sleep(0.05)
-        cli.send_signal(signal.SIGINT)
-        output = cli.communicate(timeout=60)[0].decode()
-    finally:
-        if cli.poll() is None:
-            cli.kill()
+    cli, output, _ = interrupt_sweep(tmp_path, file, started=1, timeout=60)
     assert cli.returncode == 130, output
-    (run,) = runlab.runs(dir=store)
+    (run,) = runlab.runs(dir=tmp_path / "store")
     assert str(run.status) == "killed", output
     assert run.ended_at is not None
     assert "killed after 5 s" in (run.err_msg or "")
