@@ -267,3 +267,37 @@ def test_a_forked_child_leaves_the_parents_parked_helper_alone(tmp_path: Path) -
     dirs = _run_dirs(tmp_path)
     assert len(dirs) == 3 * N
     assert {_record(d)["status"] for d in dirs} == {"finished"}
+
+
+def test_an_interrupted_send_never_lets_the_helper_misread_the_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    faults: list[str] = []
+    spool = Spool(runs, tmp_path / "trash", new_id)
+    path = runs / "r1"
+    path.mkdir()
+    real_write = os.write
+
+    def half_then_interrupt(fd: int, data: Any) -> int:
+        if fd == spool._out:  # half a frame reaches the helper, then Ctrl-C
+            monkeypatch.setattr(os, "write", real_write)
+            real_write(fd, bytes(data)[: len(data) // 2])
+            raise KeyboardInterrupt
+        return real_write(fd, data)
+
+    record = b'{"status": "finished"}' + b" " * 5000
+    spool.write(path / "run.json", record, lambda what, exc: faults.append(what))
+    monkeypatch.setattr(os, "write", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        spool.flush()
+    assert spool._proc is not None and spool._proc.wait(10) != 0  # stopped mid-frame
+    assert (path / "run.json").read_bytes() == record  # redone in this process
+    spool.write(path / "more.json", b"{}", lambda what, exc: faults.append(what))
+    spool.close()
+    assert (path / "more.json").read_bytes() == b"{}"
+    assert faults == []
+    # nothing but what was asked: no file made from a misread frame
+    assert sorted(p.name for p in path.iterdir()) == ["more.json", "run.json"]
+    assert sorted(p.name for p in runs.iterdir()) == ["r1"]

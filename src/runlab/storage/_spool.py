@@ -279,14 +279,23 @@ class Spool:
         """Write to the helper, reading its answers while its pipe is full (it may be waiting
         for room to answer)."""
         view = memoryview(data)
-        while view and self._local is None:
-            try:
-                view = view[os.write(self._out, view) :]
-            except BlockingIOError:
-                select.select([self._in], [self._out], [], 1.0)
-                self._receive()
-            except OSError:  # BrokenPipeError: the helper is gone
+        try:
+            while view and self._local is None:
+                try:
+                    view = view[os.write(self._out, view) :]
+                except BlockingIOError:
+                    select.select([self._in], [self._out], [], 1.0)
+                    self._receive()
+                except OSError:  # BrokenPipeError: the helper is gone
+                    self._go_local()
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM) with part of a frame sent: nothing more may follow
+            # it down the pipe, or the helper would read the next frames as its rest. The
+            # helper is stopped before it completes the frame; what it did not confirm is done
+            # here.
+            if view and self._local is None:
                 self._go_local()
+            raise
 
     def _receive(self) -> None:
         """Read and handle the helper's answers that are there, without waiting."""
