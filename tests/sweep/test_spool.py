@@ -301,3 +301,24 @@ def test_an_interrupted_send_never_lets_the_helper_misread_the_pipe(
     # nothing but what was asked: no file made from a misread frame
     assert sorted(p.name for p in path.iterdir()) == ["more.json", "run.json"]
     assert sorted(p.name for p in runs.iterdir()) == ["r1"]
+
+
+def test_sweeps_of_two_processes_share_one_store(tmp_path: Path) -> None:
+    # Each process has its own helper; neither removes what the other made or wrote.
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from runlab.sweep import sweep
+
+        sweep(lambda x: x, {{"x": list(range({N * 3}))}}, dir=sys.argv[1], name=sys.argv[2],
+              settings={QUICK!r})
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name]) for name in ("a", "b")
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    dirs = _run_dirs(tmp_path)
+    records = [_record(d) for d in dirs]
+    assert sorted(r["group"] for r in records) == ["a"] * (N * 3) + ["b"] * (N * 3)
+    assert {r["status"] for r in records} == {"finished"}

@@ -46,7 +46,7 @@ def create_run_dir(
     Raises:
         RunExistsError: ``custom`` is taken (or was a deleted run's id).
     """
-    runs = root / "runs"
+    runs = runs_dir(root)
     if custom is not None:
         run_id = check_id(custom)
         path = runs / run_id
@@ -61,7 +61,7 @@ def create_run_dir(
             on_fault("mkdir", exc)
         _mkfiles(path, on_fault)
         return run_id, path
-    taken = spool.take() if spool is not None and custom is None else None
+    taken = spool.take() if spool is not None else None
     if taken is not None:
         return taken
     for _ in range(100):

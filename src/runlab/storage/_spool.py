@@ -154,9 +154,7 @@ class Spool:
         """Count ``runs/<run_id>``, made by the caller when none was ready, as made ahead: if
         this process dies before its run writes anything, the helper removes it."""
         with self._lock:
-            if not self._pending:
-                self._pending_since = time.monotonic()
-            self._pending[("O", run_id)] = helper.frame(b"O", run_id.encode())
+            self._queue(("O", run_id), helper.frame(b"O", run_id.encode()))
             self.flush()
 
     def write(self, path: str | os.PathLike[str], data: bytes, on_fault: Fault) -> None:
@@ -164,11 +162,9 @@ class Spool:
         next :meth:`flush`)."""
         key = os.fspath(path)
         with self._lock:
-            if not self._pending:
-                self._pending_since = time.monotonic()
             self._faults[key] = on_fault
             self._pending.pop(("W", key), None)  # a newer record goes after what came since
-            self._pending[("W", key)] = helper.frame(b"W", os.fsencode(key), data)
+            self._queue(("W", key), helper.frame(b"W", os.fsencode(key), data))
             if self._closed:
                 self.flush()
 
@@ -178,18 +174,22 @@ class Spool:
         """Give ``target`` the file ``data``: a hard link to the last copy of blob ``key``
         (``copy``, a file already holding ``data``, when there is none yet)."""
         with self._lock:
-            if not self._pending:
-                self._pending_since = time.monotonic()
             self._faults[target] = on_fault
             if self._blobs.get(key) is not data:
                 if ("B", key) in self._pending:  # the links waiting use the blob it defines
                     self.flush()
                 self._blobs[key] = data
                 hint = os.fsencode(copy or "")
-                self._pending[("B", key)] = helper.frame(b"B", key.encode(), hint, data)
-            self._pending[("L", target)] = helper.frame(b"L", os.fsencode(target), key.encode())
+                self._queue(("B", key), helper.frame(b"B", key.encode(), hint, data))
+            self._queue(("L", target), helper.frame(b"L", os.fsencode(target), key.encode()))
             if self._closed:
                 self.flush()
+
+    def _queue(self, key: tuple[str, str], frame: bytes) -> None:
+        """Add ``frame`` to what waits for the next flush (the caller holds the lock)."""
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending[key] = frame
 
     def flush(self) -> None:
         """Send everything waiting to the helper (or do it, when there is none)."""
@@ -215,7 +215,7 @@ class Spool:
                 self._receive()
                 self._ready.clear()  # the helper removes every unused one
                 self._stale = len(self._asked)
-                self._pending[("T", "")] = helper.frame(b"T")
+                self._queue(("T", ""), helper.frame(b"T"))
                 self.flush()
             deadline = time.monotonic() + timeout
             while self._unconfirmed and self._local is None and time.monotonic() < deadline:
@@ -320,7 +320,8 @@ class Spool:
             self._answer(chr(op), payload)
         return alive
 
-    def _answer(self, op: str, payload: bytes) -> None:
+    def _answer(self, op: str, payload: bytes, faults: dict[str, Fault] | None = None) -> None:
+        """Handle one answer of the helper (or of :func:`helper.apply`, run here)."""
         if op in "RE":
             self._asked.popleft()
             if self._stale:
@@ -331,7 +332,7 @@ class Spool:
             self._unconfirmed.pop(int(payload), None)
         elif op == "F":
             what, _, message = payload.partition(b"\0")
-            self._fault(os.fsdecode(what), OSError(message.decode(errors="replace")))
+            self._fault(os.fsdecode(what), OSError(message.decode(errors="replace")), faults)
 
     def _wait(self, timeout: float) -> None:
         """Read answers until the helper has confirmed everything and exited."""
@@ -386,11 +387,7 @@ class Spool:
                     continue
             answers = bytearray(b"".join(helper.apply(state, op, payload)))
             for op2, answer in helper.frames(answers):
-                if chr(op2) == "F":
-                    what, _, message = answer.partition(b"\0")
-                    self._fault(
-                        os.fsdecode(what), OSError(message.decode(errors="replace")), faults
-                    )
+                self._answer(chr(op2), answer, faults)
 
     def _fault(self, what: str, exc: BaseException, faults: dict[str, Fault] | None = None) -> None:
         on_fault = (faults or {}).get(what)

@@ -1,8 +1,10 @@
 """The spool's helper process: the file-system work of a sweep's runs (see ``_spool``).
 
 Run as ``python -S -E _spool_helper.py RUNS_DIR TRASH_DIR``, it reads frames from stdin and
-answers on stdout. It imports the standard library only, so it starts in milliseconds, and
-:func:`apply` is also what the parent runs itself when the helper is gone.
+answers on stdout. It imports the standard library only, so it starts in milliseconds (which
+is why :meth:`State.write` repeats ``runlab.storage._layout.write_bytes_atomic`` rather than
+import runlab: tens of milliseconds per sweep), and :func:`apply` is also what the parent runs
+itself when the helper is gone.
 
 A frame is ``<u32 payload length><u8 op><payload>``; fields inside a payload are separated by
 NUL. Parent to helper:

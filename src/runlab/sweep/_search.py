@@ -120,6 +120,11 @@ def sweep(
     (and is the value Optuna optimises); a returned dict is logged as is. A trial that raises
     is recorded as a failed run and the sweep goes on; failures are reported in one warning.
 
+    Without an ``executor``, a sweep of :data:`SPOOL_MIN_TRIALS` trials or more hands its
+    runs' file-system work to a helper process (:mod:`runlab.storage._spool`) while the next
+    trials run; a trial's run is listed from its writer's first tick or when it ends, and every
+    record is on disk when ``sweep()`` returns.
+
     Args:
         fn: the trial function.
         space: top-level list values are grid axes; ``${...}`` strings use the scenario
